@@ -1,0 +1,35 @@
+# The two commands of the README: `make app` and `make test`. Both build .venv themselves.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8866
+PYTEST_ARGS ?=
+
+.PHONY: app lab test figures bench clean
+
+# One stamp per extra: re-install when pyproject.toml changes.
+$(VENV)/.stamp-%: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[$*]"
+	@touch $@
+
+app: $(VENV)/.stamp-app
+	$(PY) -m explorer serve --port $(PORT)
+
+lab: $(VENV)/.stamp-lab
+	$(VENV)/bin/jupyter lab notebooks/index.ipynb --ServerApp.ip=127.0.0.1
+
+test: $(VENV)/.stamp-test
+	$(PY) -m ruff check .
+	$(PY) -m nbstripout --verify notebooks/*.ipynb
+	$(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=300 -p no:cacheprovider $(PYTEST_ARGS)
+
+figures: $(VENV)/.stamp-app
+	$(PY) -m explorer figures --out figures
+
+bench: $(VENV)/.stamp-test
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) figures test-artifacts .pytest_cache .ruff_cache

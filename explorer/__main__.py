@@ -1,0 +1,103 @@
+"""Command line: ``python -m explorer serve`` (what ``make app`` runs) and ``figures``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+DEFAULT_PORT = 8866
+
+
+def find_notebooks(explicit: str | None = None) -> Path:
+    """The notebooks folder: given, in the current directory, or beside the package source."""
+    candidates = [Path(explicit)] if explicit else [
+        Path.cwd() / "notebooks",
+        Path(__file__).resolve().parents[1] / "notebooks",
+    ]
+    for path in candidates:
+        if (path / "index.ipynb").is_file():
+            return path.resolve()
+    raise SystemExit(
+        "explorer: no notebooks folder with index.ipynb found (tried "
+        + ", ".join(str(c) for c in candidates) + "); pass --notebooks DIR"
+    )
+
+
+def voila_command(notebooks: Path, port: int, ip: str, *, debug: bool = False) -> list[str]:
+    """The Voila invocation shared by ``serve``, ``make app`` and the browser tests."""
+    return [
+        sys.executable, "-m", "voila", str(notebooks),
+        "--no-browser",
+        f"--port={port}",
+        f"--Voila.ip={ip}",
+        "--Voila.port_retries=0",
+        f"--VoilaConfiguration.show_tracebacks={debug}",
+        "--VoilaExecutor.timeout=300",
+        # Free the memory of abandoned tabs (each visitor gets a kernel).
+        "--MappingKernelManager.cull_interval=60",
+        "--MappingKernelManager.cull_idle_timeout=900",
+    ]
+
+
+def serve(args: argparse.Namespace) -> int:
+    notebooks = find_notebooks(args.notebooks)
+    url = f"http://{args.ip}:{args.port}/voila/render/index.ipynb"
+    print(f"explorer: serving {notebooks} with Voila", flush=True)
+    print(f"explorer: open {url}", flush=True)
+    env = dict(os.environ)
+    if args.debug:
+        env["EXPLORER_DEBUG"] = "1"
+    cmd = voila_command(notebooks, args.port, args.ip, debug=args.debug)
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+def figures(args: argparse.Namespace) -> int:
+    """Render every preset of every app to PNG without a browser (for slides)."""
+    from .apps import APPS
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = args.app or list(APPS)
+    for name in names:
+        if name not in APPS:
+            raise SystemExit(f"explorer: unknown app {name!r}; known: {', '.join(APPS)}")
+        module = importlib.import_module(APPS[name])
+        app = module.make_app(query_string="")
+        for preset in app.presets:
+            app.apply_preset(preset)
+            if app.last_error:
+                raise SystemExit(f"explorer: preset {preset!r} of {name} failed: {app.last_error}")
+            slug = re.sub(r"[^a-z0-9]+", "_", preset.lower()).strip("_")
+            path = out / f"{name}_{slug}.png"
+            path.write_bytes(app.export_figure("png"))
+            print(f"{path}: {app.status_text}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m explorer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser("serve", help="serve the notebooks as Voila apps")
+    p_serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p_serve.add_argument("--ip", default="127.0.0.1")
+    p_serve.add_argument("--notebooks", default=None, help="folder holding index.ipynb")
+    p_serve.add_argument("--debug", action="store_true", help="show tracebacks in the apps")
+    p_serve.set_defaults(func=serve)
+    p_fig = sub.add_parser("figures", help="render every preset of every app to PNG")
+    p_fig.add_argument("--out", required=True, help="output folder")
+    p_fig.add_argument("--app", action="append", help="only this app (repeatable)")
+    p_fig.set_defaults(func=figures)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
