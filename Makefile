@@ -22,7 +22,6 @@ lab: $(VENV)/.stamp-lab
 
 test: $(VENV)/.stamp-test
 	$(PY) -m ruff check .
-	$(PY) -m nbstripout --verify notebooks/*.ipynb
 	$(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=300 -p no:cacheprovider $(PYTEST_ARGS)
 
 figures: $(VENV)/.stamp-app

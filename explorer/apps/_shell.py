@@ -172,6 +172,8 @@ class Param:
             lo = int(self.lo) if self.lo is not None else 0
             hi = int(self.hi) if self.hi is not None else 100
             step = int(self.step or (2 if self.even else 1))
+            if hi - lo > 1_000_000:  # seeds and the like: a slider cannot aim that finely
+                return W.BoundedIntText(value=self.default, min=lo, max=hi, step=step, **common)
             return W.IntSlider(
                 value=self.default, min=lo, max=hi, step=step, continuous_update=False, **common
             )
@@ -328,8 +330,10 @@ class App:
         The last good result.
     state : dict
         The validated values that produced ``result``.
+    n_recomputes : int
+        How many times the recompute path ran (a preset costs exactly one).
     n_computes : int
-        How many times ``compute`` has run (tests check presets cost one).
+        How many of those called ``compute`` (the rest were cache hits).
     """
 
     def __init__(
@@ -368,6 +372,7 @@ class App:
         self.result: Any = None
         self.state: dict[str, Any] = {}
         self.n_computes = 0
+        self.n_recomputes = 0
         self.last_error: str | None = None
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
@@ -575,6 +580,7 @@ class App:
 
     def recompute(self) -> None:
         """Validate every control, compute (or fetch from the cache), render, update status."""
+        self.n_recomputes += 1
         state = self._read_state()
         key = self._key(state)
         if key in self._cache:

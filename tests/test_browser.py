@@ -1,0 +1,139 @@
+"""End to end: a live Voila (``python -m explorer serve``) in headless Debian Chromium.
+
+Expected texts are computed from the backend through the app's pure
+``compute``/``summary`` functions, never pasted from an earlier run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from conftest import ARTIFACTS, ROOT
+
+from explorer.apps import sbm_app
+
+playwright = pytest.importorskip("playwright.sync_api")
+expect = playwright.expect
+
+pytestmark = pytest.mark.browser
+
+READY_TIMEOUT = 120_000   # ms; a cold kernel on a busy 2-core machine
+UPDATE_TIMEOUT = 30_000
+SBM = "/voila/render/01_sbm_mean_field.ipynb"
+DEFAULTS = {p.name: p.default for p in sbm_app.PARAMS} | {"seed": 0}
+# Console errors we accept: offline, Voila's lab template links Font Awesome from a CDN; and
+# when a page is left, Voila 0.5's front end asks /voila/api/shutdown/<kernel> without an XSRF
+# token and gets 403 (the server then culls the idle kernel itself, see `serve`).
+KNOWN_OFFLINE = ("cdn.jsdelivr.net", "fonts.googleapis", "fonts.gstatic", "/voila/api/shutdown/")
+TIMINGS: dict[str, float] = {}
+
+
+def expected_status(**changes) -> str:
+    state = DEFAULTS | changes
+    return sbm_app.summary(sbm_app.compute(state), state)
+
+
+def _collect_errors(page):
+    errors = []
+
+    def on_console(msg):
+        if msg.type == "error":
+            where = (msg.location or {}).get("url", "")
+            if not any(k in where or k in msg.text for k in KNOWN_OFFLINE):
+                errors.append(f"{msg.text} @ {where}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    return errors
+
+
+def _wait_for_app(page):
+    page.wait_for_selector("div.jupyter-matplotlib-figure canvas", timeout=READY_TIMEOUT)
+    status = page.locator(".explorer-status")
+    expect(status).not_to_have_text("", timeout=READY_TIMEOUT)
+    return status
+
+
+def _set_readout(page, label: str, value: str) -> None:
+    slider = page.locator(".widget-slider").filter(has=page.get_by_text(label, exact=True))
+    readout = slider.locator(".widget-readout")
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(value)
+    page.keyboard.press("Enter")
+
+
+def _record(name: str, seconds: float) -> None:
+    TIMINGS[name] = round(seconds, 2)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "browser_timings.json").write_text(json.dumps(TIMINGS, indent=1))
+
+
+def test_landing_page_renders_without_errors(page, voila_url):
+    errors = _collect_errors(page)
+    t0 = time.perf_counter()
+    page.goto(voila_url + "/voila/render/index.ipynb")
+    expect(page.get_by_role("heading", name="explorer: how initialization decides"))\
+        .to_be_visible(timeout=READY_TIMEOUT)
+    _record("landing_page_ready_s", time.perf_counter() - t0)
+    assert page.locator(".voila-error, .jp-RenderedText[data-mime-type*=stderr]").count() == 0
+    link = page.get_by_role("link", name="Open the SBM explorer")
+    expect(link).to_have_attribute("href", "01_sbm_mean_field.ipynb")
+    link.click()
+    _wait_for_app(page)
+    assert page.url.endswith(SBM)
+    assert errors == [], errors
+
+
+def test_slider_changes_plot_and_status(page, voila_url):
+    errors = _collect_errors(page)
+    t0 = time.perf_counter()
+    page.goto(voila_url + SBM)
+    status = _wait_for_app(page)
+    expect(status).to_have_text(expected_status(), timeout=READY_TIMEOUT)
+    _record("sbm_cold_page_ready_s", time.perf_counter() - t0)
+    page.set_viewport_size({"width": 1280, "height": 1250})
+    page.wait_for_timeout(800)   # let the first canvas frame arrive
+    page.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
+    canvas = page.locator("div.jupyter-matplotlib-figure canvas").first
+    before = canvas.screenshot()
+
+    t1 = time.perf_counter()
+    _set_readout(page, "nodes n", "14")
+    expect(status).to_have_text(expected_status(n=14), timeout=UPDATE_TIMEOUT)
+    _record("sbm_slider_round_trip_s", time.perf_counter() - t1)
+    expect(page.locator(".explorer-permalink-link")).to_have_text("?n=14")
+    page.wait_for_timeout(1000)  # the canvas diff follows the status message
+    assert canvas.screenshot() != before, "the plot did not change"
+
+    # A value the backend refuses: message in the status line, last result kept.
+    _set_readout(page, "q (across)", "0.5")
+    expect(status).to_contain_text("q must be in (0, p)", timeout=UPDATE_TIMEOUT)
+    expect(page.locator(".explorer-permalink-link")).to_have_text("?n=14")
+    assert errors == [], errors
+
+
+def test_permalink_restores_state(page, voila_url):
+    changes = {"n": 500, "p": 0.4, "q": 0.05, "starts": 10, "seed": 7}
+    query = "&".join(f"{k}={v}" for k, v in changes.items())
+    page.goto(f"{voila_url}{SBM}?{query}&bogus=1")
+    status = _wait_for_app(page)
+    expect(status).to_have_text(expected_status(**changes), timeout=READY_TIMEOUT)
+    expect(page.locator(".explorer-warnings")).to_contain_text("unknown key 'bogus' ignored")
+    link = page.locator(".explorer-permalink-link")
+    expect(link).to_have_text(f"?{query}")
+    # Following the app's own permalink gives the same state again.
+    link_href = link.get_attribute("href")
+    assert link_href == f"{SBM}?{query}"
+    page.goto(voila_url + link_href)
+    expect(_wait_for_app(page)).to_have_text(expected_status(**changes), timeout=READY_TIMEOUT)
+
+
+def test_lecture_mode_from_url(page, voila_url):
+    page.goto(f"{voila_url}{SBM}?lecture=1")
+    _wait_for_app(page)
+    expect(page.locator(".explorer-app.explorer-lecture")).to_have_count(1)
+    expect(page.get_by_text("basin grid", exact=True)).to_be_hidden()
+    expect(page.get_by_text("nodes n", exact=True)).to_be_visible()
