@@ -10,6 +10,7 @@ from scipy.special import expit
 
 from explorer import sbm
 from explorer._common import Status
+from explorer.sbm._sample import _triangular_pair
 
 TOL = 1e-10
 
@@ -38,7 +39,7 @@ def test_triangular_index_decoding_is_exact_at_large_indices():
     j = np.array([2, 3, 10, 499_999, 1_000_000, 3_000_000_001], dtype=np.int64)
     i = j - 1
     k = j * (j - 1) // 2 + i          # the last pair of column j ...
-    i2, j2 = sbm._triangular_pair(np.r_[k, k - i])   # ... and its first pair (i = 0)
+    i2, j2 = _triangular_pair(np.r_[k, k - i])   # ... and its first pair (i = 0)
     assert np.array_equal(j2, np.r_[j, j]) and np.array_equal(i2, np.r_[i, 0 * i])
 
 

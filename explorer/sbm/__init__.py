@@ -1,0 +1,62 @@
+r"""Two-class stochastic blockmodel, mean-field BCAVI: the population (expected-graph) dynamics.
+
+Model (Mukherjee, Sarkar, Wang & Yan, NeurIPS 2018): n nodes in two equal
+communities, edges with probability p inside and q < p across. The mean-field
+posterior :math:`\psi_i = Q(i \in C_1)` is updated in parallel (BCAVI) by
+
+.. math:: \psi^+ = \sigma\bigl(4t\,(A - \lambda(J - I))(\psi - \tfrac12)\bigr),
+
+with :math:`t = \tfrac12\log\frac{p(1-q)}{q(1-p)}` and
+:math:`2t\lambda = \log\frac{1-q}{1-p}`. Replacing A by its expectation, the
+block-constant states :math:`\psi = (x 1_m, y 1_m)`, m = n/2, are invariant and
+carry every critical point; on them the update is the exact 2-D map
+
+.. math::
+    x^+ = \sigma(4t[(m-1)(p-\lambda)(x-\tfrac12) + m(q-\lambda)(y-\tfrac12)]),\quad
+    y^+ = \sigma(4t[m(q-\lambda)(x-\tfrac12) + (m-1)(p-\lambda)(y-\tfrac12)]).
+
+Symbols: ``t``, ``lam`` are the paper's t, lambda; ``x``, ``y`` the block
+means of psi. The truth is (1, 0) or its label swap (0, 1). The derivations
+(population reduction, ELBO on the block plane) are in the project's
+``reference/sbm.md``, sections 2 to 5; they are derived, not quoted from the paper.
+
+Modules: ``_population`` (the exact 2-D population map, its runs and basins) and
+``_sample`` (sampled graphs, the ELBO, the M-step and BCAVI on a graph or the
+expected graph). Everything public is re-exported here.
+"""
+
+from ._population import (
+    LIMIT_KINDS,
+    Basins,
+    basin_shares,
+    basin_shares_job,
+    basins,
+    classify_limits,
+    constants,
+    population_elbo,
+    population_map,
+    population_matrix,
+    population_run,
+    truth_threshold,
+)
+from ._sample import SCHEDULES, bcavi, elbo, m_step, sample_graph
+
+__all__ = [
+    "LIMIT_KINDS",
+    "SCHEDULES",
+    "Basins",
+    "basin_shares",
+    "basin_shares_job",
+    "basins",
+    "bcavi",
+    "classify_limits",
+    "constants",
+    "elbo",
+    "m_step",
+    "population_elbo",
+    "population_map",
+    "population_matrix",
+    "population_run",
+    "sample_graph",
+    "truth_threshold",
+]

@@ -1,0 +1,349 @@
+"""Population (expected-graph) BCAVI on the plane of block means: constants, the exact 2-D
+map, its ELBO, runs from many starts, limits and basins. See the package docstring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import expit
+
+from .._common import Status, Trajectory, as_rng, check_array, check_int, check_real
+
+#: Labels returned by :func:`classify_limits`.
+LIMIT_KINDS = ("truth", "all_same", "centre", "mixed", "cycle", "undecided")
+
+_ASSORTATIVE_NOTE = " (the explorer covers the assortative case 0 < q < p < 1)"
+
+
+def _check_pq(p: Any, q: Any) -> tuple[float, float]:
+    p = check_real("p", p, 0.0, 1.0, lo_open=True, hi_open=True)
+    q = check_real("q", q, 0.0, 1.0, lo_open=True, hi_open=True)
+    if not q < p:
+        raise ValueError(f"q must be in (0, p) = (0, {p:g}){_ASSORTATIVE_NOTE}; got {q:g}")
+    return p, q
+
+
+def _check_n(n: Any) -> int:
+    return check_int("n", n, 4, even=True)
+
+
+def constants(p: float, q: float) -> tuple[float, float]:
+    """The BCAVI constants ``(t, lam)`` of a two-class SBM.
+
+    Parameters
+    ----------
+    p, q : float
+        Within- and between-community edge probabilities, ``0 < q < p < 1``.
+
+    Returns
+    -------
+    t : float
+        ``0.5 * log(p (1 - q) / (q (1 - p)))`` (> 0).
+    lam : float
+        ``log((1 - q) / (1 - p)) / (2 t)``, the edge-probability threshold (q < lam < p).
+
+    References
+    ----------
+    Mukherjee, Sarkar, Wang & Yan (NeurIPS 2018), the BCAVI update; reference/sbm.md section 2.
+
+    Examples
+    --------
+    >>> t, lam = constants(0.3, 0.1)
+    >>> bool(0.1 < lam < 0.3)
+    True
+    """
+    p, q = _check_pq(p, q)
+    # log1p keeps full precision when p or q is tiny or close to 1.
+    l1 = np.log(p) - np.log(q) + np.log1p(-q) - np.log1p(-p)
+    l2 = np.log1p(-q) - np.log1p(-p)
+    return float(0.5 * l1), float(l2 / l1)
+
+
+def truth_threshold(p: float, q: float) -> float:
+    """The n above which the truth pair exists in the population map: ``t mu_v > 1``.
+
+    ``mu_v = n (p - q) / 2 - (p - lam)`` is the eigenvalue of ``P - lam (J - I)``
+    along the community vector; solving ``t mu_v = 1`` for n gives
+    ``n = 2 (1/t + p - lam) / (p - q)`` (reference/sbm.md section 5.2).
+    """
+    t, lam = constants(p, q)
+    return 2.0 * (1.0 / t + p - lam) / (p - q)
+
+
+def population_matrix(n: int, p: float, q: float) -> np.ndarray:
+    """Dense expected adjacency ``E[A | Z]`` with zero diagonal (first half is block 0).
+
+    Only for small n (checks and teaching): the population dynamics never need it.
+    """
+    n = _check_n(n)
+    p, q = _check_pq(p, q)
+    block = np.repeat([0, 1], n // 2)
+    P = np.where(block[:, None] == block[None, :], p, q)
+    np.fill_diagonal(P, 0.0)
+    return P
+
+
+def _block_args(x, y, n, p, q):
+    t, lam = constants(p, q)
+    m = n // 2
+    a, b = (m - 1) * (p - lam), m * (q - lam)
+    ux, uy = np.asarray(x, dtype=float) - 0.5, np.asarray(y, dtype=float) - 0.5
+    return 4 * t * (a * ux + b * uy), 4 * t * (b * ux + a * uy)
+
+
+def population_map(x, y, *, n: int, p: float, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """One BCAVI sweep of the population dynamics on block-constant states.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Block means of psi in [0, 1] (broadcast together).
+    n : int
+        Number of nodes (even, >= 4).
+    p, q : float
+        Edge probabilities, ``0 < q < p < 1``.
+
+    Returns
+    -------
+    x_next, y_next : ndarray
+        The exact image under the 2-D map (module docstring).
+
+    Examples
+    --------
+    >>> population_map(0.5, 0.5, n=100, p=0.3, q=0.1)
+    (array(0.5), array(0.5))
+    """
+    n = _check_n(n)
+    p, q = _check_pq(p, q)
+    x = check_array("x", x, lo=0.0, hi=1.0)
+    y = check_array("y", y, lo=0.0, hi=1.0)
+    gx, gy = _block_args(x, y, n, p, q)
+    return expit(gx), expit(gy)
+
+
+def _entropy(z: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -(z * np.log(z) + (1 - z) * np.log1p(-z))
+    return np.where((z <= 0) | (z >= 1), 0.0, h)
+
+
+def population_elbo(x, y, *, n: int, p: float, q: float) -> np.ndarray:
+    r"""The population ELBO on the block plane, up to a constant independent of psi.
+
+    .. math:: 2t\,u^\top (P - \lambda(J - I))u + m\,[H(x) + H(y)],
+        \quad u = \psi - \tfrac12
+
+    which for block-constant u equals
+    :math:`2t[m(m-1)(p-\lambda)(u_x^2 + u_y^2) + 2m^2(q-\lambda)u_x u_y] + m[H(x) + H(y)]`.
+    Its stationary points are exactly the fixed points of :func:`population_map`.
+    """
+    n = _check_n(n)
+    p, q = _check_pq(p, q)
+    x = check_array("x", x, lo=0.0, hi=1.0)
+    y = check_array("y", y, lo=0.0, hi=1.0)
+    t, lam = constants(p, q)
+    m = n // 2
+    ux, uy = x - 0.5, y - 0.5
+    quad = m * (m - 1) * (p - lam) * (ux**2 + uy**2) + 2 * m * m * (q - lam) * ux * uy
+    return 2 * t * quad + m * (_entropy(x) + _entropy(y))
+
+
+def population_run(
+    x0,
+    y0,
+    *,
+    n: int,
+    p: float,
+    q: float,
+    max_iter: int = 200,
+    tol: float = 1e-10,
+) -> Trajectory:
+    """Iterate the population 2-D map from R starts at once.
+
+    Parameters
+    ----------
+    x0, y0 : array_like, shape (R,) or scalar
+        Starting block means in [0, 1].
+    n, p, q
+        As in :func:`population_map`.
+    max_iter : int
+        Maximum number of sweeps.
+    tol : float
+        Converged when every run moves by less than ``tol`` (max norm) in one sweep.
+
+    Returns
+    -------
+    Trajectory
+        ``iterates`` of shape (K, R, 2) with ``iterates[0]`` the starts; ``objective``
+        (K, R) the population ELBO; ``times`` the sweep index. Status ``CONVERGED``
+        or ``MAX_ITER`` (a 2-cycle never converges).
+
+    Examples
+    --------
+    >>> tr = population_run([0.9], [0.2], n=200, p=0.3, q=0.1)
+    >>> tr.status.value, bool(tr.final[0, 0] > 0.99)
+    ('converged', True)
+    """
+    n = _check_n(n)
+    p, q = _check_pq(p, q)
+    max_iter = check_int("max_iter", max_iter, 1, 1_000_000)
+    tol = check_real("tol", tol, 0.0, lo_open=True)
+    x = np.atleast_1d(check_array("x0", x0, ndim=(0, 1), lo=0.0, hi=1.0))
+    y = np.atleast_1d(check_array("y0", y0, ndim=(0, 1), lo=0.0, hi=1.0))
+    if x.shape != y.shape:
+        raise ValueError(f"x0 and y0 must have the same shape; got {x.shape} and {y.shape}")
+    path = [np.stack([x, y], axis=-1)]
+    status = Status.MAX_ITER
+    for _ in range(max_iter):
+        gx, gy = _block_args(x, y, n, p, q)
+        xn, yn = expit(gx), expit(gy)
+        path.append(np.stack([xn, yn], axis=-1))
+        step = max(np.max(np.abs(xn - x), initial=0.0), np.max(np.abs(yn - y), initial=0.0))
+        x, y = xn, yn
+        if step < tol:
+            status = Status.CONVERGED
+            break
+    iterates = np.asarray(path)
+    elbo = population_elbo(iterates[..., 0], iterates[..., 1], n=n, p=p, q=q)
+    return Trajectory(
+        times=np.arange(len(path), dtype=float),
+        iterates=iterates,
+        objective=elbo,
+        status=status,
+    )
+
+
+def classify_limits(x, y, *, n: int, p: float, q: float, tol: float = 1e-6) -> np.ndarray:
+    """Name the limit each end point has reached.
+
+    A point is *fixed* when one sweep moves it by less than ``tol``; fixed points
+    are then sorted by geometry, since the label-swap symmetry places the truth
+    pair on the anti-diagonal x + y = 1 and the all-same pair on the diagonal.
+
+    Returns
+    -------
+    ndarray of str
+        One of :data:`LIMIT_KINDS` per point: ``"truth"`` (either labelling),
+        ``"all_same"``, ``"centre"``, ``"mixed"`` (one of the four mixed saddles),
+        ``"cycle"`` (a period-2 orbit) or ``"undecided"`` (not settled).
+    """
+    x = check_array("x", x, lo=0.0, hi=1.0)
+    y = check_array("y", y, lo=0.0, hi=1.0)
+    x1, y1 = population_map(x, y, n=n, p=p, q=q)
+    x2, y2 = population_map(x1, y1, n=n, p=p, q=q)
+    fixed = np.maximum(np.abs(x1 - x), np.abs(y1 - y)) < tol
+    cycle = ~fixed & (np.maximum(np.abs(x2 - x), np.abs(y2 - y)) < tol)
+    s, d = np.abs(x + y - 1), np.abs(x - y)
+    # Geometric tolerance: saturated points sit within tol of their exact line.
+    geo = max(tol, 1e-9) * 10
+    out = np.full(np.shape(x), "undecided", dtype=object)
+    out[fixed] = "mixed"
+    out[fixed & (s < geo)] = "truth"
+    out[fixed & (d < geo)] = "all_same"
+    out[fixed & (s < geo) & (d < geo)] = "centre"
+    out[cycle] = "cycle"
+    return out.astype(str)
+
+
+def basin_shares(
+    n: int,
+    p: float,
+    q: float,
+    *,
+    n_starts: int = 400,
+    max_iter: int = 500,
+    rng=None,
+) -> dict[str, float]:
+    """Share of uniform random block-mean starts (x0, y0) ~ U(0, 1)^2 reaching each limit.
+
+    This is the area of each basin of the population 2-D map, estimated by Monte
+    Carlo; it is not the success probability of i.i.d. node-level starts (whose
+    block means concentrate near 1/2).
+
+    Returns
+    -------
+    dict
+        ``{kind: share}`` over :data:`LIMIT_KINDS`; shares sum to 1.
+    """
+    rng = as_rng(rng)
+    n_starts = check_int("n_starts", n_starts, 1, 10_000_000)
+    x0, y0 = rng.random(n_starts), rng.random(n_starts)
+    tr = population_run(x0, y0, n=n, p=p, q=q, max_iter=max_iter)
+    kinds = classify_limits(tr.final[:, 0], tr.final[:, 1], n=n, p=p, q=q)
+    return {k: float(np.mean(kinds == k)) for k in LIMIT_KINDS}
+
+
+def basin_shares_job(job: dict, rng: np.random.Generator) -> dict[str, float]:
+    """Sweep worker: ``basin_shares(**job, rng=rng)`` (importable, so workers can run it)."""
+    return basin_shares(rng=rng, **job)
+
+
+
+@dataclass(frozen=True)
+class Basins:
+    """Which limit each start on a grid of block means reaches.
+
+    Attributes
+    ----------
+    x, y : ndarray, shape (grid,)
+        Grid coordinates (block means of psi), from 0 to 1.
+    kind : ndarray of str, shape (grid, grid)
+        ``kind[i, j]`` is the limit (one of :data:`LIMIT_KINDS`) reached from
+        ``(x[j], y[i])``: rows follow y, as an image does.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    kind: np.ndarray
+
+
+def basins(n: int, p: float, q: float, *, grid: int = 401, max_iter: int = 500) -> Basins:
+    """Basins of attraction of the population 2-D map on a ``grid x grid`` lattice.
+
+    Parameters
+    ----------
+    n, p, q
+        As in :func:`population_map`.
+    grid : int
+        Points per axis (the square [0, 1]^2 including its edges).
+    max_iter : int
+        Sweeps before a start that has not settled is called ``"undecided"``.
+
+    Examples
+    --------
+    >>> b = basins(200, 0.3, 0.1, grid=5)
+    >>> str(b.kind[0, 4]), str(b.kind[2, 2])
+    ('truth', 'centre')
+    """
+    n = _check_n(n)
+    p, q = _check_pq(p, q)
+    grid = check_int("grid", grid, 2, 4001)
+    max_iter = check_int("max_iter", max_iter, 1, 1_000_000)
+    axis = np.linspace(0.0, 1.0, grid)
+    gx, gy = np.meshgrid(axis, axis)
+    x, y = _settle(gx.ravel(), gy.ravel(), n, p, q, max_iter, tol=1e-10)
+    kind = classify_limits(x, y, n=n, p=p, q=q)
+    return Basins(x=axis, y=axis, kind=kind.reshape(grid, grid))
+
+
+def _settle(x, y, n, p, q, max_iter, tol):
+    """End points only: iterate each start until it stops moving (the settled ones are frozen).
+
+    Saves the (K, R) path and ELBO a full :func:`population_run` records, which
+    matters for a basin grid of 10^5 starts.
+    """
+    x, y = np.array(x, dtype=float), np.array(y, dtype=float)
+    active = np.arange(x.size)
+    for _ in range(max_iter):
+        gx, gy = _block_args(x[active], y[active], n, p, q)
+        xn, yn = expit(gx), expit(gy)
+        moving = np.maximum(np.abs(xn - x[active]), np.abs(yn - y[active])) >= tol
+        x[active], y[active] = xn, yn
+        active = active[moving]
+        if active.size == 0:
+            break
+    return x, y
+
+
