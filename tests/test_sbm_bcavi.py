@@ -245,3 +245,14 @@ def test_psi_shape_and_range_are_named():
         sbm.bcavi(A, np.full(10, 1.5), p=0.3, q=0.1)
     with pytest.raises(ValueError, match="n is required"):
         sbm.bcavi("population", np.full(10, 0.5), p=0.3, q=0.1)
+
+
+def test_record_ends_keeps_start_and_final_of_the_full_path():
+    A, _ = sbm.sample_graph(100, 0.3, 0.05, rng=24)
+    Psi = np.random.default_rng(25).random((100, 3))
+    full = sbm.bcavi(A, Psi, p=0.3, q=0.05, estimate=True)
+    ends = sbm.bcavi(A, Psi, p=0.3, q=0.05, estimate=True, record="ends")
+    assert ends.n_records == 2 and ends.times[-1] == full.times[-1]
+    assert np.array_equal(ends.iterates, full.iterates[[0, -1]])
+    assert np.array_equal(ends.objective, full.objective[[0, -1]])
+    assert np.array_equal(ends.extras["p_hat"], full.extras["p_hat"][[0, -1]])

@@ -7,7 +7,7 @@ import numpy as np
 from scipy.special import expit
 
 from .._common import Status, Trajectory, as_rng, check_array, check_int, check_option, check_real
-from ._population import _check_n, _check_pq, _entropy, constants
+from ._population import _check_n, _check_pq, _entropy, _sigmoid
 
 
 def sample_graph(n: int, p: float, q: float, *, rng=None):
@@ -170,17 +170,78 @@ def elbo(A, psi, p: float, q: float, *, n: int | None = None) -> np.ndarray | fl
     p, q = _check_pq(p, q)
     g = _as_graph(A, n, p, q)
     psi = _check_psi(psi, g.n)
-    t, lam = constants(p, q)
-    U = psi - 0.5
-    col = U.ndim == 1
-    U2 = U[:, None] if col else U
-    quad = np.einsum("ir,ir->r", U2, g.matvec(U2)) - lam * (U2.sum(axis=0) ** 2
-                                                           - (U2**2).sum(axis=0))
+    col = psi.ndim == 1
+    P = psi[:, None] if col else psi
+    R = P.shape[1]
+    value = _elbo_kernel(g, P, g.matvec(P - 0.5), np.full(R, p), np.full(R, q))
+    return float(value[0]) if col else value
+
+
+def _elbo_kernel(g, P, AU, p, q, stats=None) -> np.ndarray:
+    """ELBO of each column of P (n, R) given AU = A @ (P - 1/2) and per-column (p, q).
+
+    Uses the no-division form 2t u'(A - lam(J - I))u = (c1 u'Au - c2 ((1'u)^2 - u'u)) / 2,
+    valid for p_hat <= q_hat too (the collapsed state of joint updates has p_hat = q_hat).
+    ``stats`` are the column sums (entropy, 1'u, u'u) when the caller already has them.
+    """
+    c1, c2 = _logit_coefficients(p, q)
+    ent, su, uu = _column_stats(P) if stats is None else stats
+    # u'Au = psi'AU - 1'AU / 2 needs no temporary u.
+    quad = np.einsum("ir,ir->r", P, AU) - 0.5 * AU.sum(axis=0)
     pairs = g.n * (g.n - 1) / 2
     const = 0.5 * (_xlogy_terms(g.n_edges, pairs, p) + _xlogy_terms(g.n_edges, pairs, q))
-    ent = _entropy(psi if not col else psi[:, None]).sum(axis=0)
-    value = const + 2 * t * quad + ent - g.n * np.log(2.0)
-    return float(value[0]) if col else value
+    return const + 0.5 * (c1 * quad - c2 * (su * su - uu)) + ent - g.n * np.log(2.0)
+
+
+_CHUNK = 1 << 16  # elements per row block: the elementwise passes then stay in cache
+
+
+def _row_blocks(n: int, R: int):
+    rows = max(1, _CHUNK // R)
+    return [slice(i, min(i + rows, n)) for i in range(0, n, rows)]
+
+
+def _column_stats(P: np.ndarray):
+    """Column sums of H(psi), u and u^2 (u = psi - 1/2), one cache-sized row block at a time."""
+    R = P.shape[1]
+    ent, su, uu = np.zeros(R), np.zeros(R), np.zeros(R)
+    for blk in _row_blocks(P.shape[0], R):
+        u = P[blk] - 0.5
+        su += u.sum(axis=0)
+        uu += np.einsum("ir,ir->r", u, u)
+        ent += _entropy(P[blk]).sum(axis=0)
+    return ent, su, uu
+
+
+def _batch_sweep(psi, AU, c1, c2, damping):
+    """One BCAVI sweep from AU = A @ (psi - 1/2), fused block by block.
+
+    Returns the new psi, the largest change, and the column stats of the new psi,
+    so that the ELBO needs no further pass over the (n, R) arrays.
+    """
+    n, R = psi.shape
+    new = np.empty_like(psi)
+    su_old = psi.sum(axis=0) - 0.5 * n
+    ent, su, uu = np.zeros(R), np.zeros(R), np.zeros(R)
+    moved = 0.0
+    for blk in _row_blocks(n, R):
+        old = psi[blk]
+        # field = c1 (A u)_i - c2 (1'u - u_i)
+        f = AU[blk] * c1
+        f -= c2 * su_old
+        f += c2 * (old - 0.5)
+        out = _sigmoid(f, out=f)
+        if damping:
+            out *= 1 - damping
+            out += damping * old
+        new[blk] = out
+        d = np.abs(out - old)
+        moved = max(moved, float(d.max()))
+        u = np.subtract(out, 0.5, out=d)
+        su += u.sum(axis=0)
+        uu += np.einsum("ir,ir->r", u, u)
+        ent += _entropy(out, work=d).sum(axis=0)
+    return new, moved, (ent, su, uu)
 
 
 def _check_psi(psi, n: int) -> np.ndarray:
@@ -248,6 +309,7 @@ def bcavi(
     damping: float = 0.0,
     estimate: bool = False,
     n: int | None = None,
+    record: str = "all",
     rng=None,
 ) -> Trajectory:
     r"""Mean-field coordinate ascent for the two-class SBM, from one or R starts at once.
@@ -282,6 +344,9 @@ def bcavi(
         Joint updates of (p, q); ``extras`` then holds ``p_hat`` and ``q_hat`` (K, R).
     n : int, optional
         Number of nodes when ``A == "population"``.
+    record : {"all", "ends"}
+        Keep every sweep, or only the start and the end (``times`` then says
+        which sweeps were kept); "ends" needs memory for two copies of psi only.
     rng : ignored
         Accepted for a uniform signature; the updates are deterministic.
 
@@ -325,71 +390,76 @@ def bcavi(
     R = psi.shape[1]
     m = g.n // 2
 
+    record = check_option("record", record, RECORDS)
     if p is not None:
         p_cur, q_cur = np.full(R, p), np.full(R, q)
     else:
         p_cur, q_cur = m_step(g, psi)
-    path, p_path, q_path = [psi.copy()], [p_cur.copy()], [q_cur.copy()]
+    AU = g.matvec(psi - 0.5)
+    stats = _column_stats(psi)
+    rec = _Recorder(record)
+    rec.add(0, psi, p_cur, q_cur, _elbo_kernel(g, psi, AU, p_cur, q_cur, stats))
     status = Status.MAX_ITER
-    for sweep in range(max_iter):
-        if estimate and (sweep > 0 or p is None):
+    for sweep in range(1, max_iter + 1):
+        if estimate and (sweep > 1 or p is None):
             p_new, q_new = m_step(g, psi)
         else:
             p_new, q_new = p_cur, q_cur
         c1, c2 = _logit_coefficients(p_new, q_new)  # 4t, 4t lam per run
-        old = psi.copy()
         if schedule == "batch":
-            U = psi - 0.5
-            field = c1 * g.matvec(U) - c2 * (U.sum(axis=0) - U)
-            update = expit(field)
-            psi = damping * psi + (1 - damping) * update if damping else update
+            new, moved, stats = _batch_sweep(psi, AU, c1, c2, damping)
         else:
             U = psi - 0.5
             total = U.sum(axis=0)
             for i in range(g.n):
-                field = c1 * g.row_dot(i, U) - c2 * (total - U[i])
-                new = expit(field) - 0.5
-                total += new - U[i]
-                U[i] = new
-            psi = U + 0.5
-        if not np.all(np.isfinite(psi)):
+                value = expit(c1 * g.row_dot(i, U) - c2 * (total - U[i])) - 0.5
+                total += value - U[i]
+                U[i] = value
+            new = U + 0.5
+            moved = float(np.max(np.abs(new - psi)))
+            stats = _column_stats(new)
+        moved = max(moved, np.max(np.abs(p_new - p_cur)), np.max(np.abs(q_new - q_cur)))
+        if not np.isfinite(moved):  # a NaN anywhere propagates into the max
             status = Status.DIVERGED
             break
-        path.append(psi.copy())
-        p_path.append(np.asarray(p_new, float))
-        q_path.append(np.asarray(q_new, float))
-        moved = np.max(np.abs(psi - old))
-        moved = max(moved, np.max(np.abs(p_new - p_cur)), np.max(np.abs(q_new - q_cur)))
-        p_cur, q_cur = p_new, q_new
+        psi, p_cur, q_cur = new, p_new, q_new
+        AU = g.matvec(psi - 0.5)
+        rec.add(sweep, psi, p_cur, q_cur, _elbo_kernel(g, psi, AU, p_cur, q_cur, stats))
         if moved < tol:
             status = Status.CONVERGED
             break
-    iterates = np.asarray(path)
-    p_arr, q_arr = np.asarray(p_path), np.asarray(q_path)
-    objective = np.array([
-        [_elbo_at(g, it[:, r], pr[r], qr[r]) for r in range(R)]
-        for it, pr, qr in zip(iterates, p_arr, q_arr, strict=True)
-    ])
-    block_means = np.stack([iterates[:, :m].mean(axis=1), iterates[:, m:].mean(axis=1)], axis=1)
-    extras = {"block_means": block_means}
-    if estimate:
-        extras.update(p_hat=p_arr, q_hat=q_arr)
-    if single:
-        iterates, objective = iterates[..., 0], objective[:, 0]
-        extras = {k: v[..., 0] for k, v in extras.items()}
-    return Trajectory(times=np.arange(len(path), dtype=float), iterates=iterates,
-                      objective=objective, status=status, extras=extras)
+    return rec.trajectory(status, m, estimate, single)
 
 
-def _elbo_at(g: _Graph, psi: np.ndarray, p: float, q: float) -> float:
-    """ELBO at possibly equal (p, q) (the collapsed state of joint updates has p = q)."""
-    if p > q:
-        return elbo(g, psi, p, q)
-    # p_hat <= q_hat: t <= 0; use the no-division form of the quadratic term.
-    c1, c2 = _logit_coefficients(p, q)
-    U = psi - 0.5
-    quad = U @ g.matvec(U)
-    pairs = g.n * (g.n - 1) / 2
-    const = 0.5 * (_xlogy_terms(g.n_edges, pairs, p) + _xlogy_terms(g.n_edges, pairs, q))
-    lin = 0.5 * (c1 * quad - c2 * (U.sum() ** 2 - (U**2).sum()))
-    return float(const + lin + _entropy(psi).sum() - g.n * np.log(2.0))
+RECORDS = ("all", "ends")
+
+
+class _Recorder:
+    """Collects the records of a run: every sweep, or the start and the latest one."""
+
+    def __init__(self, mode: str):
+        self.mode = mode
+        self.rows: list[tuple] = []
+
+    def add(self, sweep, psi, p, q, objective):
+        row = (sweep, psi.copy() if self.mode == "all" or not self.rows else psi,
+               np.array(p, float), np.array(q, float), objective)
+        if self.mode == "ends" and len(self.rows) == 2:
+            self.rows[1] = row
+        else:
+            self.rows.append(row)
+
+    def trajectory(self, status, m, estimate, single) -> Trajectory:
+        times, paths, ps, qs, objs = zip(*self.rows, strict=True)
+        iterates = np.asarray(paths)
+        block_means = np.stack([iterates[:, :m].mean(axis=1), iterates[:, m:].mean(axis=1)],
+                               axis=1)
+        extras = {"block_means": block_means}
+        if estimate:
+            extras.update(p_hat=np.asarray(ps), q_hat=np.asarray(qs))
+        objective = np.asarray(objs)
+        if single:
+            iterates, objective = iterates[..., 0], objective[:, 0]
+            extras = {k: v[..., 0] for k, v in extras.items()}
+        return Trajectory(times=np.asarray(times, dtype=float), iterates=iterates,
+                          objective=objective, status=status, extras=extras)
