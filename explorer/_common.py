@@ -148,7 +148,7 @@ class Trajectory:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}" if isinstance(x, float) else str(x)
+    return f"{x:.10g}" if isinstance(x, float) else str(x)
 
 
 def _interval(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:

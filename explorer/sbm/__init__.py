@@ -25,6 +25,7 @@ Modules: ``_population`` (the exact 2-D population map, its runs and basins) and
 expected graph). Everything public is re-exported here.
 """
 
+from ._landscape import FixedPoint, fixed_points, thresholds
 from ._population import (
     LIMIT_KINDS,
     Basins,
@@ -45,6 +46,7 @@ __all__ = [
     "LIMIT_KINDS",
     "SCHEDULES",
     "Basins",
+    "FixedPoint",
     "basin_shares",
     "basin_shares_job",
     "basins",
@@ -52,11 +54,13 @@ __all__ = [
     "classify_limits",
     "constants",
     "elbo",
+    "fixed_points",
     "m_step",
     "population_elbo",
     "population_map",
     "population_matrix",
     "population_run",
     "sample_graph",
+    "thresholds",
     "truth_threshold",
 ]

@@ -1,0 +1,280 @@
+"""The landscape of the population map: every fixed point with its stability, the period-2 orbit,
+the bifurcation thresholds in n, and the misspecified-parameter rule.
+
+All work is done in logit coordinates X = logit(x), Y = logit(y), where the fixed-point equations
+read
+
+    X = a s(X) + b s(Y),    Y = b s(X) + a s(Y),    s(z) = sigma(z) - 1/2 = tanh(z/2)/2,
+
+with a = 4t(m-1)(p-lam) > 0 and b = 4t m (q-lam) < 0. Saturated points (x within 1e-300 of 1,
+common at n = 10^6) are then ordinary numbers (X ~ 10^5) instead of rounding to 1.0.
+Derivations: reference/sbm.md sections 4 and 5 (derived, not quoted from the paper).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+
+from ._population import _check_n, _check_pq, constants
+
+__all__ = ["FixedPoint", "fixed_points", "thresholds"]
+
+#: Eigenvalue magnitudes within this distance of 1 count as neither stable nor unstable.
+_MARGINAL = 1e-12
+
+
+@dataclass(frozen=True)
+class FixedPoint:
+    """A fixed point (or a point of the period-2 orbit) of the population 2-D BCAVI map.
+
+    Attributes
+    ----------
+    x, y : float
+        Block means of psi (may round to exactly 0 or 1 when saturated).
+    logit_x, logit_y : float
+        The same point in logit coordinates (exact even when saturated).
+    kind : {"sink", "saddle", "source"}
+        Stability under the map (of the 2-step map for ``period == 2``).
+    eigenvalues : ndarray, shape (2,)
+        Eigenvalues of the Jacobian in the block plane, largest magnitude first.
+    role : {"centre", "truth", "all_same", "mixed", "cycle"}
+        Which family the point belongs to.
+    period : int
+        1 for a fixed point, 2 for a point of the 1_n <-> 0_n orbit (p + q > 1).
+    transverse : ndarray, shape (2,)
+        Jacobian eigenvalues of the n-dimensional population map along zero-sum
+        perturbations inside block 1 and inside block 2; negative and below -1 in
+        magnitude means the within-block oscillation of batch updates.
+    """
+
+    x: float
+    y: float
+    logit_x: float
+    logit_y: float
+    kind: str
+    eigenvalues: np.ndarray
+    role: str
+    period: int = 1
+    transverse: np.ndarray = None
+
+    @property
+    def location(self) -> tuple[float, float]:
+        return (self.x, self.y)
+
+
+def _s(z):
+    return 0.5 * np.tanh(0.5 * np.asarray(z, dtype=float))
+
+
+def _dsigma(z):
+    """sigma'(z) without overflow at |z| ~ 1e5."""
+    e = np.exp(-np.abs(np.asarray(z, dtype=float)))
+    return e / (1.0 + e) ** 2
+
+
+def _sigma(z):
+    return 0.5 + _s(z)
+
+
+def _coefficients(n, p, q):
+    t, lam = constants(p, q)
+    m = n // 2
+    return 4 * t * (m - 1) * (p - lam), 4 * t * m * (q - lam), t, lam
+
+
+def _symmetric_root(c: float) -> float | None:
+    """The positive root of X = c s(X) (it exists iff c > 4, where the slope at 0 passes 1)."""
+    if c <= 4.0:
+        return None
+
+    def f(X):
+        return c * float(_s(X)) - X
+
+    hi = c / 2.0
+    lo = min(1.0, 0.5 * np.sqrt(48.0 * (c / 4.0 - 1.0) / c))
+    while f(lo) <= 0.0 and lo > 1e-300:  # near c = 4 the root is tiny
+        lo *= 0.5
+    if f(hi) >= 0.0:  # saturated in double precision: X* = c/2 exactly
+        return hi
+    return brentq(f, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=500)
+
+
+def _jacobian(X, Y, a, b):
+    dx, dy = float(_dsigma(X)), float(_dsigma(Y))
+    return np.array([[dx * a, dx * b], [dy * b, dy * a]])
+
+
+def _kind(eigs) -> str:
+    mags = np.abs(eigs)
+    if np.all(mags < 1 - _MARGINAL):
+        return "sink"
+    if np.all(mags > 1 + _MARGINAL):
+        return "source"
+    return "saddle"
+
+
+def _eig_sorted(J):
+    # J = D M with D > 0 diagonal and M symmetric, so its eigenvalues are real.
+    eigs = np.real(np.linalg.eigvals(J))
+    return eigs[np.argsort(-np.abs(eigs))]
+
+
+def _point(X, Y, a, b, t, p, lam, role, period=1, J=None):
+    J = _jacobian(X, Y, a, b) if J is None else J
+    eigs = _eig_sorted(J)
+    transverse = -4 * t * (p - lam) * np.array([_dsigma(X), _dsigma(Y)], dtype=float)
+    return FixedPoint(
+        x=float(_sigma(X)), y=float(_sigma(Y)), logit_x=float(X), logit_y=float(Y),
+        kind=_kind(eigs), eigenvalues=eigs, role=role, period=period, transverse=transverse,
+    )
+
+
+def _mixed_roots(a: float, b: float, grid: int = 24001) -> list[tuple[float, float]]:
+    """Fixed points off both symmetry lines, found by scanning the less saturated block's logit Y.
+
+    Given Y, the second equation fixes s(X) = r(Y) = (Y - a s(Y)) / b, so X = logit(1/2 + r);
+    the first equation gives X = a r + b s(Y). A root of H(Y), the difference of the two, is a
+    fixed point. Where |r| >= 1/2 the first X is infinite, so H is extended by -/+ infinity:
+    a saturated block (X ~ 60 or 10^5, s(X) = 1/2 in double precision) then shows up as a
+    sign change at the edge of the domain instead of being lost. Each point (X, Y) has a
+    mirror (Y, X), added by the caller.
+    """
+    ymax = min((a + abs(b)) / 2.0, 60.0)
+    big = np.finfo(float).max
+
+    def H(Y):
+        Y = np.asarray(Y, dtype=float)
+        sy = _s(Y)
+        r = (Y - a * sy) / b
+        inside = np.abs(r) < 0.5
+        rr = np.where(inside, r, 0.0)
+        x_logit = np.log1p(2 * rr) - np.log1p(-2 * rr)
+        h = np.where(inside, a * r + b * sy - x_logit, np.where(r >= 0.5, -big, big))
+        return h
+
+    def X_of(Y):
+        sy = float(_s(Y))
+        r = float(np.clip((Y - a * sy) / b, -0.5, 0.5))
+        return a * r + b * sy
+
+    Ys = np.linspace(-ymax, ymax, grid)
+    h = H(Ys)
+    roots = []
+    for i in np.flatnonzero(np.sign(h[:-1]) * np.sign(h[1:]) < 0):
+        Y = brentq(lambda y: float(H(y)), Ys[i], Ys[i + 1], xtol=1e-13, maxiter=500)
+        roots.append((X_of(Y), Y))
+    roots += [(X_of(Y), float(Y)) for Y in Ys[h == 0]]
+    off_lines = []
+    for X, Y in roots:
+        scale = 1.0 + abs(X) + abs(Y)
+        if abs(X - Y) > 1e-7 * scale and abs(X + Y) > 1e-7 * scale:
+            off_lines.append((X, Y))
+    return off_lines
+
+
+def fixed_points(n: int, p: float, q: float) -> list[FixedPoint]:
+    """Every fixed point of the population 2-D BCAVI map, with its stability.
+
+    Parameters
+    ----------
+    n : int
+        Number of nodes (even, >= 4).
+    p, q : float
+        Edge probabilities, ``0 < q < p < 1``.
+
+    Returns
+    -------
+    list of FixedPoint
+        The centre; the truth pair (1, 0), (0, 1) once ``t mu_v > 1``; the all-same pair
+        once ``t mu_1 > 1`` (p + q < 1); the four mixed saddles once the all-same pair is
+        stable; and, for p + q > 1, the two points of the 1_n <-> 0_n period-2 orbit
+        (``period == 2``). Ordered centre, truth, all-same, mixed, cycle.
+
+    Notes
+    -----
+    The symmetric families solve the exact 1-D equation X = c s(X) (c = a + b on the
+    diagonal, a - b on the anti-diagonal); the mixed points come from a fine scan of a 1-D
+    reduction refined by Brent's method, so two mixed points closer than the scan step
+    (just after their birth at n2*) can be missed.
+
+    References
+    ----------
+    Mukherjee, Sarkar, Wang & Yan (NeurIPS 2018), "complete characterization of all the
+    critical points"; the classification used here is derived in reference/sbm.md section 5.
+
+    Examples
+    --------
+    >>> [fp.role for fp in fixed_points(2000, 0.3, 0.1)]
+    ['centre', 'truth', 'truth', 'all_same', 'all_same', 'mixed', 'mixed', 'mixed', 'mixed']
+    """
+    n = _check_n(n)
+    p, q = _check_pq(p, q)
+    a, b, t, lam = _coefficients(n, p, q)
+    out = [_point(0.0, 0.0, a, b, t, p, lam, "centre")]
+    x_truth = _symmetric_root(a - b)
+    if x_truth is not None:
+        out += [_point(x_truth, -x_truth, a, b, t, p, lam, "truth"),
+                _point(-x_truth, x_truth, a, b, t, p, lam, "truth")]
+    x_same = _symmetric_root(a + b)
+    if x_same is not None:
+        out += [_point(x_same, x_same, a, b, t, p, lam, "all_same"),
+                _point(-x_same, -x_same, a, b, t, p, lam, "all_same")]
+    mixed = _mixed_roots(a, b)
+    seen: list[tuple[float, float]] = []
+    for X, Y in mixed + [(Y, X) for X, Y in mixed]:
+        if all(abs(X - u) > 1e-6 * (1 + abs(u)) or abs(Y - v) > 1e-6 * (1 + abs(v))
+               for u, v in seen):
+            seen.append((X, Y))
+    seen.sort(key=lambda z: (-z[0], -z[1]))
+    out += [_point(X, Y, a, b, t, p, lam, "mixed") for X, Y in seen]
+    x_cycle = _symmetric_root(-(a + b))
+    if x_cycle is not None:
+        z1, z2 = (x_cycle, x_cycle), (-x_cycle, -x_cycle)
+        J1, J2 = _jacobian(*z1, a, b), _jacobian(*z2, a, b)
+        out += [_point(*z1, a, b, t, p, lam, "cycle", period=2, J=J2 @ J1),
+                _point(*z2, a, b, t, p, lam, "cycle", period=2, J=J1 @ J2)]
+    return out
+
+
+def thresholds(p: float, q: float) -> dict[str, float]:
+    """The sizes n at which the population landscape changes (reference/sbm.md section 5.2).
+
+    Returns
+    -------
+    dict
+        ``truth``: the truth pair exists for n above it (t mu_v = 1);
+        ``all_same``: the all-same pair is born, as saddles, above it (t mu_1 = 1; p + q < 1);
+        ``all_same_stable``: above it the all-same pair is stable and the four mixed saddles
+        exist (no closed form; found by bisection on the eigenvalue criterion).
+        The last two are ``inf`` when p + q >= 1.
+    """
+    p, q = _check_pq(p, q)
+    t, lam = constants(p, q)
+    out = {"truth": 2.0 * (1.0 / t + p - lam) / (p - q)}
+    gap = (p + q) / 2 - lam
+    if gap <= 0:
+        out.update(all_same=np.inf, all_same_stable=np.inf)
+        return out
+    n1 = (1.0 / t + p - lam) / gap
+    out["all_same"] = n1
+
+    def v_eigen_minus_one(n_real: float) -> float:
+        m = n_real / 2
+        a, b = 4 * t * (m - 1) * (p - lam), 4 * t * m * (q - lam)
+        X = _symmetric_root(a + b)
+        if X is None:
+            return 1.0
+        return float(_dsigma(X)) * (a - b) - 1.0
+
+    lo, hi = n1, 2 * n1
+    while v_eigen_minus_one(hi) > 0:
+        lo, hi = hi, 2 * hi
+        if hi > 1e15:
+            out["all_same_stable"] = np.inf
+            return out
+    out["all_same_stable"] = brentq(v_eigen_minus_one, lo * (1 + 1e-12), hi, rtol=1e-12)
+    return out
+

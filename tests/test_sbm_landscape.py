@@ -1,0 +1,139 @@
+"""Every fixed point of the population map, its stability and the thresholds, checked against
+independent references: the map itself (fixed points are fixed), the dense n-dimensional
+population map (they lift), finite-difference Jacobians, and the closed-form thresholds."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from explorer import sbm
+
+FD_TOL = 1e-5
+
+
+def roles(fps):
+    return [f.role for f in fps]
+
+
+def _even(x):
+    return 2 * int(np.floor(x / 2))
+
+
+@pytest.mark.parametrize("p,q", [(0.3, 0.1), (0.05, 0.01), (0.4, 0.25)])
+def test_fixed_point_count_follows_the_thresholds(p, q):
+    th = sbm.thresholds(p, q)
+    cases = [
+        (_even(th["truth"]), 1),                          # centre only
+        (_even(th["truth"]) + 2, 3),                      # + truth pair
+        (_even(th["all_same"]) + 2, 5),                   # + all-same saddles
+        (_even(th["all_same_stable"]) + 2, 9),            # + stable all-same and 4 mixed
+        (20 * _even(th["all_same_stable"]), 9),
+    ]
+    if _even(th["all_same_stable"]) > _even(th["all_same"]) + 2:
+        cases.append((_even(th["all_same_stable"]), 5))   # just below n2*
+    for n, count in cases:
+        fps = sbm.fixed_points(n, p, q)
+        assert len(fps) == count, (n, roles(fps))
+
+
+def test_thresholds_match_closed_forms():
+    p, q = 0.3, 0.1
+    t, lam = sbm.constants(p, q)
+    th = sbm.thresholds(p, q)
+    mu = lambda n: (n * ((p + q) / 2 - lam) - (p - lam), n * (p - q) / 2 - (p - lam))  # noqa: E731
+    assert t * mu(th["truth"])[1] == pytest.approx(1.0)
+    assert t * mu(th["all_same"])[0] == pytest.approx(1.0)
+    assert th["truth"] < th["all_same"] < th["all_same_stable"]
+    assert sbm.thresholds(0.8, 0.4)["all_same"] == np.inf
+
+
+@pytest.mark.parametrize("n,p,q", [(240, 0.3, 0.1), (2000, 0.3, 0.1), (3000, 0.05, 0.01),
+                                   (10**6, 0.3, 0.1), (2000, 0.8, 0.4), (100, 0.3, 0.1)])
+def test_fixed_points_are_fixed_in_logit_space(n, p, q):
+    t, lam = sbm.constants(p, q)
+    m = n // 2
+    a, b = 4 * t * (m - 1) * (p - lam), 4 * t * m * (q - lam)
+    for fp in sbm.fixed_points(n, p, q):
+        X, Y = fp.logit_x, fp.logit_y
+        sX, sY = np.tanh(X / 2) / 2, np.tanh(Y / 2) / 2
+        fX, fY = a * sX + b * sY, b * sX + a * sY
+        if fp.period == 2:   # the orbit maps to its partner
+            assert np.allclose([fX, fY], [-X, -Y], rtol=1e-9, atol=1e-9)
+        else:
+            assert np.allclose([fX, fY], [X, Y], rtol=1e-9, atol=1e-9), fp.role
+        # and in the ordinary coordinates, through the public map
+        x1, y1 = sbm.population_map(fp.x, fp.y, n=n, p=p, q=q)
+        target = (1 - fp.x, 1 - fp.y) if fp.period == 2 else (fp.x, fp.y)
+        assert np.allclose([x1, y1], target, atol=1e-9)
+
+
+def test_fixed_points_lift_to_the_n_dimensional_population_map():
+    n, p, q = 240, 0.3, 0.1
+    t, lam = sbm.constants(p, q)
+    M = sbm.population_matrix(n, p, q) - lam * (np.ones((n, n)) - np.eye(n))
+    for fp in sbm.fixed_points(n, p, q):
+        psi = np.r_[np.full(n // 2, fp.x), np.full(n // 2, fp.y)]
+        assert np.allclose(expit(4 * t * M @ (psi - 0.5)), psi, atol=1e-9), fp.role
+
+
+def test_eigenvalues_match_finite_difference_jacobian_and_kinds():
+    n, p, q = 240, 0.3, 0.1
+    h = 1e-7
+    for fp in sbm.fixed_points(n, p, q):
+        if not (h < fp.x < 1 - h and h < fp.y < 1 - h):
+            assert np.abs(fp.eigenvalues).max() < 1e-6   # saturated: super-attracting
+            continue
+        J = np.empty((2, 2))
+        for j, e in enumerate(np.eye(2)):
+            plus = sbm.population_map(fp.x + h * e[0], fp.y + h * e[1], n=n, p=p, q=q)
+            minus = sbm.population_map(fp.x - h * e[0], fp.y - h * e[1], n=n, p=p, q=q)
+            J[:, j] = (np.array(plus) - np.array(minus)) / (2 * h)
+        eig = np.sort(np.real(np.linalg.eigvals(J)))
+        assert np.allclose(eig, np.sort(fp.eigenvalues), rtol=FD_TOL, atol=1e-6), fp.role
+    kinds = {(f.role, f.kind) for f in sbm.fixed_points(n, p, q)}
+    assert kinds == {("centre", "source"), ("truth", "sink"), ("all_same", "sink"),
+                     ("mixed", "saddle")}
+    below = {(f.role, f.kind) for f in sbm.fixed_points(200, p, q)}
+    assert below == {("centre", "source"), ("truth", "sink"), ("all_same", "saddle")}
+
+
+def test_stability_agrees_with_dynamics():
+    n, p, q = 2000, 0.3, 0.1
+    fps = sbm.fixed_points(n, p, q)
+    for fp in fps:
+        if fp.kind == "sink" and 0 < fp.x < 1 and 0 < fp.y < 1:
+            start = (np.clip(fp.x + 1e-3, 0, 1), np.clip(fp.y - 1e-3, 0, 1))
+            tr = sbm.population_run([start[0]], [start[1]], n=n, p=p, q=q)
+            assert np.allclose(tr.final[0], [fp.x, fp.y], atol=1e-6)
+    # A start next to a mixed saddle, pushed across it, leaves it.
+    mixed = next(f for f in fps if f.role == "mixed")
+    tr = sbm.population_run([mixed.x], [mixed.y + 1e-4], n=n, p=p, q=q)
+    assert np.abs(tr.final[0] - [mixed.x, mixed.y]).max() > 0.1
+
+
+def test_two_cycle_and_no_all_same_when_p_plus_q_exceeds_one():
+    fps = sbm.fixed_points(2000, 0.8, 0.4)
+    assert roles(fps) == ["centre", "truth", "truth", "cycle", "cycle"]
+    a, b = (f for f in fps if f.role == "cycle")
+    assert a.period == b.period == 2 and a.kind == "sink"
+    assert a.x == pytest.approx(1 - b.x) and a.x == pytest.approx(a.y)
+
+
+def test_within_block_oscillation_for_strong_blocks():
+    # p near 1 and q near 0: at the centre t(p - lam) > 1, the batch artefact of section 5.6.
+    centre = sbm.fixed_points(100, 0.99, 0.01)[0]
+    assert np.all(centre.transverse < -1)
+    t, lam = sbm.constants(0.99, 0.01)
+    assert centre.transverse[0] == pytest.approx(-t * (0.99 - lam))
+
+
+def test_no_warnings_at_a_million_nodes_or_extreme_p_q():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for n, p, q in [(10**6, 0.3, 0.1), (10**6, 0.999999, 1e-6), (10**6, 2e-5, 1e-5),
+                        (4, 0.5, 0.4)]:
+            for fp in sbm.fixed_points(n, p, q):
+                assert np.isfinite([fp.logit_x, fp.logit_y]).all()
+                assert np.isfinite(fp.eigenvalues).all()
