@@ -137,3 +137,44 @@ def test_no_warnings_at_a_million_nodes_or_extreme_p_q():
             for fp in sbm.fixed_points(n, p, q):
                 assert np.isfinite([fp.logit_x, fp.logit_y]).all()
                 assert np.isfinite(fp.eigenvalues).all()
+
+
+def _limits(x, y, n, p, q):
+    tr = sbm.population_run(np.atleast_1d(x), np.atleast_1d(y), n=n, p=p, q=q, max_iter=3000)
+    fx, fy = tr.final.T
+    return [(k, bool(a > 0.5), bool(b > 0.5))
+            for k, a, b in zip(sbm.classify_limits(fx, fy, n=n, p=p, q=q), fx, fy, strict=True)]
+
+
+def test_starts_either_side_of_a_separatrix_end_in_different_limits():
+    n, p, q = 2000, 0.3, 0.1
+    b = sbm.basins(n, p, q, grid=41)
+    assert len(b.separatrix) > 20
+    rng = np.random.default_rng(0)
+    for x, y in b.separatrix[rng.choice(len(b.separatrix), 10, replace=False)]:
+        # push across the curve in both axis directions; at least one pair straddles it
+        pairs = [((x - 1e-6, y), (x + 1e-6, y)), ((x, y - 1e-6), (x, y + 1e-6))]
+        assert any(
+            _limits(*np.clip(a, 0, 1), n, p, q) != _limits(*np.clip(c, 0, 1), n, p, q)
+            for a, c in pairs
+        ), (x, y)
+
+
+def test_separatrices_approach_the_first_step_sign_rule_at_large_n():
+    # reference/sbm.md 5.3: for large n the boundaries are the lines through the centre
+    # y - 1/2 = k (x - 1/2) with k = (lam - q)/(p - lam), and the mirror image.
+    n, p, q = 10**6, 0.3, 0.1
+    t, lam = sbm.constants(p, q)
+    k = (lam - q) / (p - lam)
+    sep = sbm.basins(n, p, q, grid=81).separatrix
+    u, w = sep[:, 0] - 0.5, sep[:, 1] - 0.5
+    far = np.maximum(np.abs(u), np.abs(w)) > 0.05
+    dist = np.minimum(np.abs(w - k * u), np.abs(u - k * w)) / np.sqrt(1 + k * k)
+    assert far.sum() > 50 and dist[far].max() < 2e-3
+
+
+def test_basin_image_agrees_with_fixed_point_attractors():
+    n, p, q = 2000, 0.3, 0.1
+    b = sbm.basins(n, p, q, grid=31)
+    sinks = {f.role for f in sbm.fixed_points(n, p, q) if f.kind == "sink"}
+    assert set(np.unique(b.kind)) - {"centre"} == sinks   # the centre is a lone source point

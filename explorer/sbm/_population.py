@@ -322,11 +322,16 @@ class Basins:
     kind : ndarray of str, shape (grid, grid)
         ``kind[i, j]`` is the limit (one of :data:`LIMIT_KINDS`) reached from
         ``(x[j], y[i])``: rows follow y, as an image does.
+    separatrix : ndarray, shape (K, 2)
+        Points (x, y) on the basin boundaries (the separatrices), each located by
+        bisection to ``1e-9`` between two neighbouring grid points that reach
+        different limits (the two truth labellings count as different limits).
     """
 
     x: np.ndarray
     y: np.ndarray
     kind: np.ndarray
+    separatrix: np.ndarray
 
 
 def basins(n: int, p: float, q: float, *, grid: int = 401, max_iter: int = 500) -> Basins:
@@ -355,7 +360,40 @@ def basins(n: int, p: float, q: float, *, grid: int = 401, max_iter: int = 500) 
     gx, gy = np.meshgrid(axis, axis)
     x, y = _settle(gx.ravel(), gy.ravel(), n, p, q, max_iter, tol=1e-10)
     kind = classify_limits(x, y, n=n, p=p, q=q)
-    return Basins(x=axis, y=axis, kind=kind.reshape(grid, grid))
+    ids = _limit_ids(x, y, kind).reshape(grid, grid)
+    sep = _refine_boundaries(axis, ids, n, p, q, max_iter)
+    return Basins(x=axis, y=axis, kind=kind.reshape(grid, grid), separatrix=sep)
+
+
+def _limit_ids(x, y, kind) -> np.ndarray:
+    """An integer per distinct attractor: the kind, plus the quadrant for paired limits."""
+    code = np.searchsorted(np.array(sorted(LIMIT_KINDS)), kind) * 4
+    paired = np.isin(kind, ("truth", "all_same", "mixed"))
+    return code + paired * (2 * (np.asarray(x) > 0.5) + (np.asarray(y) > 0.5))
+
+
+def _refine_boundaries(axis, ids, n, p, q, max_iter, tol=1e-9) -> np.ndarray:
+    """Bisect every grid edge whose two ends reach different attractors (rows and columns)."""
+    pts = []
+    for transpose in (False, True):
+        lab = ids.T if transpose else ids
+        # lab[i, j]: line i, position j along the line
+        i, j = np.nonzero(lab[:, :-1] != lab[:, 1:])
+        if i.size == 0:
+            continue
+        fixed = axis[i]
+        lo, hi = axis[j].copy(), axis[j + 1].copy()
+        lo_id = lab[i, j]
+        for _ in range(int(np.ceil(np.log2((axis[1] - axis[0]) / tol)))):
+            mid = 0.5 * (lo + hi)
+            xs, ys = (fixed, mid) if transpose else (mid, fixed)
+            fx, fy = _settle(xs, ys, n, p, q, max_iter, tol=1e-10)
+            same = _limit_ids(fx, fy, classify_limits(fx, fy, n=n, p=p, q=q)) == lo_id
+            lo = np.where(same, mid, lo)
+            hi = np.where(same, hi, mid)
+        mid = 0.5 * (lo + hi)
+        pts.append(np.column_stack((fixed, mid) if transpose else (mid, fixed)))
+    return np.concatenate(pts) if pts else np.empty((0, 2))
 
 
 def _settle(x, y, n, p, q, max_iter, tol):
