@@ -41,9 +41,23 @@ from ._population import (
     truth_threshold,
 )
 from ._sample import SCHEDULES, bcavi, elbo, m_step, sample_graph
+from ._starts import (
+    INITS,
+    SUCCESS_METHODS,
+    escape_threshold,
+    initial_psi,
+    joint_population_map,
+    success_probability,
+)
 
 __all__ = [
+    "INITS",
     "LIMIT_KINDS",
+    "SUCCESS_METHODS",
+    "escape_threshold",
+    "initial_psi",
+    "joint_population_map",
+    "success_probability",
     "SCHEDULES",
     "Basins",
     "FixedPoint",

@@ -1,0 +1,119 @@
+"""Random starts: success probability by three methods, and the collapse of joint updates.
+
+References: binomial tolerances between independent methods, the closed-form asymptote, the
+small-deviation formula for the escape threshold, and the n-dimensional population BCAVI
+(``bcavi("population", ...)``) as an independent code path for the block-plane dynamics."""
+
+import concurrent.futures as cf
+
+import numpy as np
+import pytest
+
+from explorer import sbm
+
+Z = 3.5  # binomial z-score for comparisons of two independent estimates
+
+
+def close_shares(a, ka, b, kb):
+    pbar = (a * ka + b * kb) / (ka + kb)
+    return abs(a - b) <= Z * np.sqrt(max(pbar * (1 - pbar), 1e-4) * (1 / ka + 1 / kb))
+
+
+def test_initial_psi_distributions():
+    n = 2000
+    u = sbm.initial_psi("uniform", n, 8, rng=0)
+    assert u.shape == (n, 8) and 0 <= u.min() and u.max() <= 1
+    assert abs(u.var() - 1 / 12) < 0.005
+    bern = sbm.initial_psi("bernoulli", n, rng=1)
+    assert set(np.unique(bern)) == {0.0, 1.0}
+    near = sbm.initial_psi("near_centre", n, eps=0.05, rng=2)
+    assert np.all(np.abs(near - 0.5) <= 0.05)
+    inf = sbm.initial_psi("informed", n, 50, correlation=0.6, rng=3)
+    v = np.repeat([1.0, -1.0], n // 2)[:, None]
+    assert abs(np.mean((2 * inf - 1) * v) - 0.6) < 0.01
+    one = sbm.initial_psi("one_class", n, eps=0.1, rng=4)
+    assert np.all(one >= 0.9)
+    with pytest.raises(ValueError, match="init must be one of 'uniform'"):
+        sbm.initial_psi("gaussian", n)
+
+
+def test_asymptotic_formula_identities():
+    for p, q in [(0.3, 0.1), (0.05, 0.01), (0.8, 0.4), (0.6, 0.5)]:
+        t, lam = sbm.constants(p, q)
+        P = sbm.success_probability(100, p, q, method="asymptotic")
+        alt = 0.5 + 2 / np.pi * np.arctan(min(lam - q, p - lam) / max(lam - q, p - lam))
+        assert P == pytest.approx(alt, rel=1e-12) and P > 0.5
+    assert sbm.success_probability(100, 0.7, 0.3, method="asymptotic") == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("n,p,q,init", [(2000, 0.3, 0.1, "uniform"), (600, 0.4, 0.2, "uniform"),
+                                        (2000, 0.3, 0.1, "bernoulli"),
+                                        (2000, 0.1, 0.06, "near_centre")])
+def test_semianalytic_agrees_with_n_dimensional_monte_carlo(n, p, q, init):
+    k_mc, k_sa = 1500, 20000
+    mc = sbm.success_probability(n, p, q, init=init, n_inits=k_mc, rng=5)
+    sa = sbm.success_probability(n, p, q, init=init, method="semianalytic", n_inits=k_sa, rng=6)
+    assert close_shares(mc, k_mc, sa, k_sa), (mc, sa)
+
+
+def test_semianalytic_approaches_the_asymptote_from_above():
+    p, q, k = 0.3, 0.1, 40000
+    asym = sbm.success_probability(10, p, q, method="asymptotic")
+    shares = [sbm.success_probability(n, p, q, method="semianalytic", n_inits=k, rng=7)
+              for n in (2_000, 200_000, 20_000_000)]
+    se = np.sqrt(asym * (1 - asym) / k)
+    assert shares[0] > shares[1] > shares[2] > asym - Z * se
+    assert shares[2] - asym < shares[0] - asym
+
+
+def test_monte_carlo_is_identical_on_a_process_pool():
+    kw = dict(init="uniform", n_inits=200, chunk=50, rng=8)
+    serial = sbm.success_probability(1000, 0.3, 0.1, **kw)
+    with cf.ProcessPoolExecutor(2) as pool:
+        assert sbm.success_probability(1000, 0.3, 0.1, executor=pool, **kw) == serial
+
+
+def test_success_probability_validation():
+    with pytest.raises(ValueError, match="method must be one of 'montecarlo'"):
+        sbm.success_probability(100, 0.3, 0.1, method="exact")
+    with pytest.raises(ValueError, match="init must be one of"):
+        sbm.success_probability(100, 0.3, 0.1, init="informed")
+    with pytest.raises(ValueError, match="n_inits"):
+        sbm.success_probability(100, 0.3, 0.1, n_inits=0)
+
+
+def test_joint_map_equals_n_dimensional_joint_bcavi():
+    n, p, q = 60, 0.35, 0.1
+    x, y = 0.58, 0.47
+    psi = np.r_[np.full(n // 2, x), np.full(n // 2, y)]
+    tr = _joint_population_bcavi(psi, n, p, q, sweeps=4)
+    for k in range(1, 5):
+        x, y, p_hat, q_hat = sbm.joint_population_map(x, y, n=n, p=p, q=q)
+        assert np.allclose(tr.extras["block_means"][k], [x, y], atol=1e-12)
+        assert np.allclose([tr.extras["p_hat"][k], tr.extras["q_hat"][k]], [p_hat, q_hat])
+
+
+def _joint_population_bcavi(psi, n, p, q, sweeps):
+    """Joint updates on the dense expected graph through the public bcavi (M-step first)."""
+    P = sbm.population_matrix(n, p, q)
+    return sbm.bcavi(P, psi, estimate=True, max_iter=sweeps, tol=1e-300)
+
+
+@pytest.mark.parametrize("n", [500, 2000, 8000])
+def test_escape_threshold_matches_the_small_deviation_formula(n):
+    p, q = 0.3, 0.1
+    rho = (p + q) / 2
+    approx = np.sqrt(rho * (1 - rho) / n) / (p - q)
+    assert sbm.escape_threshold(n, p, q) == pytest.approx(approx, rel=0.05)
+
+
+def test_escape_threshold_separates_collapse_from_recovery():
+    n, p, q = 400, 0.3, 0.1
+    d = sbm.escape_threshold(n, p, q)
+    v = np.repeat([1.0, -1.0], n // 2)
+    psi = np.column_stack([0.5 + 0.8 * d * v, 0.5 + 1.25 * d * v])
+    tr = _joint_population_bcavi(psi, n, p, q, sweeps=200)
+    below, above = tr.final[:, 0], tr.final[:, 1]
+    assert np.allclose(below, 0.5, atol=1e-9)                       # collapse ...
+    assert tr.extras["p_hat"][-1, 0] == pytest.approx(tr.extras["q_hat"][-1, 0])  # p = q
+    assert np.allclose(above, (v > 0).astype(float), atol=1e-6)     # ... or the truth
