@@ -117,3 +117,39 @@ def test_escape_threshold_separates_collapse_from_recovery():
     assert np.allclose(below, 0.5, atol=1e-9)                       # collapse ...
     assert tr.extras["p_hat"][-1, 0] == pytest.approx(tr.extras["q_hat"][-1, 0])  # p = q
     assert np.allclose(above, (v > 0).astype(float), atol=1e-6)     # ... or the truth
+
+
+def test_misspecified_share_exceeds_half_iff_lambda_hat_between_q_and_p():
+    p, q = 0.3, 0.1
+    ph, qh = np.meshgrid(np.linspace(0.02, 0.6, 40), np.linspace(0.01, 0.5, 40))
+    share = sbm.misspecified_success(p, q, ph, qh)
+    ok = ph > qh
+    assert np.all(np.isnan(share[~ok])) and np.all(np.isfinite(share[ok]))
+    lam_hat = np.array([sbm.constants(a, b)[1] for a, b in zip(ph[ok], qh[ok], strict=True)])
+    inside = (lam_hat > q) & (lam_hat < p)
+    assert np.array_equal(share[ok] > 0.5, inside)
+    # at the true parameters it is the asymptotic success probability
+    assert sbm.misspecified_success(p, q, p, q) == pytest.approx(
+        sbm.success_probability(10, p, q, method="asymptotic"))
+
+
+def test_misspecified_population_dynamics_follow_the_rule():
+    # lam_hat < q: everyone in one class; lam_hat > p: the two-cycle (reference 5.5).
+    n, p, q = 2000, 0.3, 0.1
+    g = sbm.expected_graph(n, p, q)
+    psi = sbm.initial_psi("uniform", n, 40, rng=9)
+    low = sbm.bcavi(g, psi, p=0.09, q=0.03, max_iter=300)   # lam_hat ~ 0.055 < q
+    bm = low.extras["block_means"][-1]
+    assert np.mean(np.abs(bm[0] - bm[1]) < 1e-6) > 0.5       # mostly all-same
+    high = sbm.bcavi(g, psi, p=0.7, q=0.5, max_iter=300)     # lam_hat = 0.6 > p
+    x = high.extras["block_means"][:, 0, :]
+    assert np.mean(np.abs(x[-1] - x[-2]) > 0.9) > 0.5         # flips every sweep
+
+
+def test_accuracy_up_to_label_swap():
+    labels = np.repeat([0, 1], 5)
+    assert sbm.accuracy(np.repeat([1.0, 0.0], 5), labels) == 1.0
+    assert sbm.accuracy(np.repeat([0.0, 1.0], 5), labels) == 1.0
+    psi = np.repeat([1.0, 0.0], 5)
+    psi[0] = 0.0
+    assert sbm.accuracy(psi, labels) == 0.9

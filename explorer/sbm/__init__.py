@@ -25,7 +25,7 @@ Modules: ``_population`` (the exact 2-D population map, its runs and basins) and
 expected graph). Everything public is re-exported here.
 """
 
-from ._landscape import FixedPoint, fixed_points, thresholds
+from ._landscape import FixedPoint, fixed_points, misspecified_success, thresholds
 from ._population import (
     LIMIT_KINDS,
     Basins,
@@ -40,7 +40,7 @@ from ._population import (
     population_run,
     truth_threshold,
 )
-from ._sample import SCHEDULES, bcavi, elbo, m_step, sample_graph
+from ._sample import SCHEDULES, accuracy, bcavi, elbo, expected_graph, m_step, sample_graph
 from ._starts import (
     INITS,
     SUCCESS_METHODS,
@@ -60,6 +60,9 @@ __all__ = [
     "success_probability",
     "SCHEDULES",
     "Basins",
+    "accuracy",
+    "expected_graph",
+    "misspecified_success",
     "FixedPoint",
     "basin_shares",
     "basin_shares_job",

@@ -20,7 +20,7 @@ from scipy.optimize import brentq
 
 from ._population import _check_n, _check_pq, constants
 
-__all__ = ["FixedPoint", "fixed_points", "thresholds"]
+__all__ = ["FixedPoint", "fixed_points", "misspecified_success", "thresholds"]
 
 #: Eigenvalue magnitudes within this distance of 1 count as neither stable nor unstable.
 _MARGINAL = 1e-12
@@ -278,3 +278,35 @@ def thresholds(p: float, q: float) -> dict[str, float]:
     out["all_same_stable"] = brentq(v_eigen_minus_one, lo * (1 + 1e-12), hi, rtol=1e-12)
     return out
 
+
+
+def misspecified_success(p: float, q: float, p_hat, q_hat) -> np.ndarray:
+    """Asymptotic share of random starts reaching the truth when BCAVI uses fixed (p_hat, q_hat).
+
+    With the update's threshold lam_hat = lam(p_hat, q_hat) and the data's (p, q), the
+    first-step sign rule gives (2/pi) arctan((p - q)/|p + q - 2 lam_hat|): above 1/2 exactly
+    when lam_hat lies in (q, p). For lam_hat < q the all-same pair attracts the rest; for
+    lam_hat > p the 1_n <-> 0_n two-cycle does (reference/sbm.md section 5.5, derived).
+
+    Parameters
+    ----------
+    p, q : float
+        The model generating the graph.
+    p_hat, q_hat : array_like
+        The parameters BCAVI is run with (broadcast together); cells with p_hat <= q_hat
+        (no assortative update) are NaN.
+
+    Returns
+    -------
+    ndarray
+    """
+    p, q = _check_pq(p, q)
+    ph, qh = np.broadcast_arrays(np.asarray(p_hat, float), np.asarray(q_hat, float))
+    ok = (qh > 0) & (ph > qh) & (ph < 1)
+    phs, qhs = np.where(ok, ph, 0.5), np.where(ok, qh, 0.25)
+    l1 = np.log(phs) - np.log(qhs) + np.log1p(-qhs) - np.log1p(-phs)
+    lam_hat = (np.log1p(-qhs) - np.log1p(-phs)) / l1
+    gap = np.abs(p + q - 2 * lam_hat)
+    with np.errstate(divide="ignore"):
+        share = 2 / np.pi * np.arctan((p - q) / gap)
+    return np.where(ok, share, np.nan)

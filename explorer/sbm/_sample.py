@@ -131,6 +131,34 @@ class _Graph:
         return self.p_true * (U[own].sum(axis=0) - U[i]) + self.q_true * U[other].sum(axis=0)
 
 
+def expected_graph(n: int, p: float, q: float) -> _Graph:
+    """The expected adjacency E[A | Z] of an SBM(n, p, q), as an operator usable as ``A``.
+
+    Pass it to :func:`bcavi`, :func:`elbo` or :func:`m_step` to run the population dynamics
+    with update parameters that differ from the graph's (misspecified p_hat, q_hat); each
+    product costs O(n R) and no n x n matrix is formed. ``A="population"`` is the shorthand
+    for ``expected_graph(n, p, q)`` with the same (p, q) as the updates.
+    """
+    return _Graph("population", n, p, q)
+
+
+def accuracy(psi, labels) -> np.ndarray | float:
+    """Share of nodes whose hard label (psi > 1/2) matches the truth, up to the label swap.
+
+    ``labels`` are 0/1 community labels (block 0 has psi = 1 at the truth). Returns a float,
+    or one value per column for psi of shape (n, R).
+    """
+    psi = np.asarray(psi, dtype=float)
+    labels = np.asarray(labels)
+    if labels.shape[0] != psi.shape[0]:
+        raise ValueError(f"labels must have {psi.shape[0]} entries; got {labels.shape[0]}")
+    hard = psi > 0.5
+    truth = (labels == 0).reshape((-1,) + (1,) * (psi.ndim - 1))
+    agree = np.mean(hard == truth, axis=0)
+    out = np.maximum(agree, 1 - agree)
+    return float(out) if np.ndim(out) == 0 else out
+
+
 def _as_graph(A, n=None, p_true=None, q_true=None) -> _Graph:
     return A if isinstance(A, _Graph) else _Graph(A, n, p_true, q_true)
 
