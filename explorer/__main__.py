@@ -76,9 +76,11 @@ def figures(args: argparse.Namespace) -> int:
             if app.last_error:
                 raise SystemExit(f"explorer: preset {preset!r} of {name} failed: {app.last_error}")
             slug = re.sub(r"[^a-z0-9]+", "_", preset.lower()).strip("_")
-            path = out / f"{name}_{slug}.png"
-            path.write_bytes(app.export_figure("png"))
-            print(f"{path}: {app.status_text}")
+            for view in app.figures:
+                suffix = f"_{view}" if len(app.figures) > 1 else ""
+                path = out / f"{name}_{slug}{suffix}.png"
+                path.write_bytes(app.export_figure("png", view))
+            print(f"{out / f'{name}_{slug}'}*.png: {app.status_text}")
     return 0
 
 

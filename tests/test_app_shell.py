@@ -39,8 +39,9 @@ def test_setting_a_control_changes_the_result(app):
     assert app.result is not before and app.state["p"] == 0.45
     assert app.status_text == expected_status(app.state)
     assert app.controls["preset"].value == "(custom)"
-    # The figure follows: the limits drawn are the result's.
-    assert np.array_equal(app.views.ends.get_offsets(), app.result.trajectory.final)
+    # The figure follows: the starts drawn are the result's.
+    bm = app.result.population.extras["block_means"]
+    assert np.array_equal(app.views.starts.get_offsets(), bm[0].T)
 
 
 def test_view_only_control_rerenders_without_recompute(app):
@@ -102,12 +103,13 @@ def test_debug_from_url_or_environment(monkeypatch):
 
 
 def test_state_to_query_to_new_app_is_identical(app):
-    app.set_state({"n": 500, "p": 0.42, "q": 0.07, "starts": 17, "seed": 99, "trails": False})
+    app.set_state({"n": 500, "p": 0.42, "q": 0.07, "starts": 17, "seed": 99, "trails": False,
+                   "init": "bernoulli", "schedule": "damped", "damping": 0.3})
     qs = app.query_string()
     clone = sbm_app.make_app(query_string=qs)
     assert clone.state == app.state and clone.warning_text == ""
     assert clone.status_text == app.status_text
-    assert np.array_equal(clone.result.trajectory.iterates, app.result.trajectory.iterates)
+    assert np.array_equal(clone.result.population.iterates, app.result.population.iterates)
 
 
 def test_preset_and_lecture_round_trip(app):
@@ -178,16 +180,16 @@ def test_permalink_shows_the_query(app, monkeypatch):
 
 
 def test_long_task_reports_progress_and_finishes(app):
-    app.start_sweep()
-    assert app.wait(120)
-    res = app.sweep_result
-    assert res.complete and len(res) == len(sbm_app.sweep_jobs(app.state))
-    assert app.progress.value == app.progress.max == len(res)
-    # The plotted share is the backend's, job by job.
-    job = sbm_app.sweep_jobs(app.state)[0]
-    child = np.random.SeedSequence(app.state["seed"]).spawn(len(res))[0]
-    expected = sbm.basin_shares(rng=np.random.default_rng(child), **job)["truth"]
-    assert app.views.share_line.get_ydata()[0] == expected
+    app.set_state({"n": 200})
+    app.start_monte_carlo()
+    assert app.wait(300)
+    (pq, (ns, shares)) = app.mc_result
+    assert pq == (0.3, 0.1) and len(ns) == len(shares) == app.progress.max == app.progress.value
+    # The plotted shares are the backend's, n by n.
+    expected = sbm.success_probability(ns[0], 0.3, 0.1, n_inits=sbm_app.MC_INITS,
+                                       rng=np.random.default_rng([0, 3, ns[0]]))
+    assert shares[0] == expected
+    assert list(app.views.mc.get_xdata()) == list(ns)
 
 
 def test_cancel_stops_promptly(app):
@@ -245,11 +247,14 @@ def test_export_figure_and_result(app):
     assert app.export_figure("png").startswith(b"\x89PNG")
     assert b"<svg" in app.export_figure("svg")
     rows = app.export_result("csv").splitlines()
-    assert rows[0].startswith("# ") and rows[1].split(",")[0] == "x0"
-    assert len(rows) == 2 + app.state["starts"]
+    cols = sbm_app.columns(app.result)
+    assert rows[0].startswith("# ") and rows[1].split(",") == list(cols)
+    assert len(rows) == 2 + max(len(c) for c in cols.values())
     payload = json.loads(app.export_result("json"))
     assert payload["state"] == app.state
-    assert payload["columns"]["limit"] == list(app.result.kinds)
+    assert payload["columns"]["limit"] == list(app.result.population_kinds)
+    for view in app.figures:
+        assert app.export_figure("png", view).startswith(b"\x89PNG")
     app.export_buttons["csv"].click()
     assert 'download="' in app.download.value and "base64," in app.download.value
     with pytest.raises(ValueError, match="fmt must be one of"):

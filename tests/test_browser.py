@@ -49,8 +49,15 @@ def _collect_errors(page):
     return errors
 
 
+ERROR_OUTPUT = ".voila-error, [data-mime-type='application/vnd.jupyter.stderr']"
+
+
 def _wait_for_app(page):
-    page.wait_for_selector("div.jupyter-matplotlib-figure canvas", timeout=READY_TIMEOUT)
+    # Whichever comes first: the app's canvas, or an error the notebook printed.
+    page.wait_for_selector(f"div.jupyter-matplotlib-figure canvas, {ERROR_OUTPUT}",
+                           timeout=READY_TIMEOUT)
+    errors = page.locator(ERROR_OUTPUT)
+    assert errors.count() == 0, errors.first.inner_text()[-2000:]
     status = page.locator(".explorer-status")
     expect(status).not_to_have_text("", timeout=READY_TIMEOUT)
     return status

@@ -13,7 +13,7 @@ def test_figures_renders_every_preset(tmp_path):
         capture_output=True, text=True, check=True,
     )
     pngs = sorted(tmp_path.glob("sbm_*.png"))
-    assert len(pngs) == len(sbm_app.PRESETS)
+    assert len(pngs) == len(sbm_app.PRESETS) * 5   # five linked views per preset
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)
     # Each line reports the preset's status, computed by the backend.
     for name, values in sbm_app.PRESETS.items():

@@ -248,7 +248,7 @@ def _in_kernel() -> bool:
     return shell is not None and hasattr(shell, "kernel")
 
 
-def new_figure(figsize=(9, 5), dpi=90) -> Figure:
+def new_figure(figsize=(9, 5), dpi=72) -> Figure:
     """A figure built once and then updated in place.
 
     In a kernel it gets an ipympl canvas (a widget the app lays out itself, so
@@ -264,6 +264,7 @@ def new_figure(figsize=(9, 5), dpi=90) -> Figure:
         fig.canvas.header_visible = False
         fig.canvas.footer_visible = False
         fig.canvas.resizable = False
+        fig.canvas.toolbar_visible = "fade-in-fade-out"  # zoom/pan on hover, no fixed space
         return fig
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -300,10 +301,15 @@ class App:
     compute : callable
         ``compute(state) -> result``; calls the backend only. ``ValueError`` from it
         is shown in the status line and the last good result is kept.
-    figure : matplotlib.figure.Figure
-        Built once (see :func:`new_figure`).
+    figure : Figure, or mapping of str to Figure
+        Built once (see :func:`new_figure`). Several named figures are separate canvases
+        (linked views): only those ``render`` reports as changed are redrawn.
     render : callable
-        ``render(app, result, state)``: moves artists (``set_data``); no math.
+        ``render(app, result, state)``: moves artists (``set_data``); no math. It may
+        return the names of the figures it changed (None means all).
+    figure_layout : callable, optional
+        ``figure_layout(widgets)`` arranges the figures' widgets (name -> widget); by
+        default they are stacked.
     summary : callable, optional
         ``summary(result, state) -> str``: the status line after a good compute.
     columns : callable, optional
@@ -321,6 +327,9 @@ class App:
     initial : mapping, optional
         Starting control values (validated; a bad one raises ``ValueError``).
         URL values override them.
+    defer_first : bool
+        Leave the first compute to :meth:`start`, so that the caller can attach
+        state the render function reads.
 
     Attributes
     ----------
@@ -342,8 +351,8 @@ class App:
         title: str,
         params: Sequence[Param],
         compute: Callable[[dict], Any],
-        figure: Figure,
-        render: Callable[[App, Any, dict], None],
+        figure: Figure | Mapping[str, Figure],
+        render: Callable[[App, Any, dict], Any],
         summary: Callable[[Any, dict], str] | None = None,
         columns: Callable[[Any], Mapping[str, np.ndarray]] | None = None,
         presets: Mapping[str, Mapping[str, Any]] | None = None,
@@ -353,6 +362,8 @@ class App:
         views: Any = None,
         initial: Mapping[str, Any] | None = None,
         cache_size: int = 32,
+        defer_first: bool = False,
+        figure_layout: Callable[[dict[str, W.Widget]], W.Widget] | None = None,
     ) -> None:
         self.title = title
         self.views = views
@@ -362,7 +373,9 @@ class App:
         self._render = render
         self._summary = summary or (lambda result, state: "ok")
         self._columns = columns
-        self.figure = figure
+        self.figures = dict(figure) if isinstance(figure, Mapping) else {"figure": figure}
+        self.figure = next(iter(self.figures.values()))
+        self._figure_layout = figure_layout
         self.presets = {k: dict(v) for k, v in (presets or {}).items()}
         for name, values in self.presets.items():
             for key, value in values.items():
@@ -403,6 +416,9 @@ class App:
             for fmt in ("png", "svg", "csv", "json")
         }
         self.download = W.HTML(value="").add_class("explorer-download")
+        self.export_which = W.Dropdown(options=list(self.figures), value=next(iter(self.figures)),
+                                       description="view", layout={"width": "auto"},
+                                       style={"description_width": "initial"})
 
         for name, widget in self.controls.items():
             if name == "preset":
@@ -425,8 +441,18 @@ class App:
         url_state, url_warnings = parse_query(query, self.params, self.presets)
         if url_state.pop("debug", False):
             self.debug = True
-        lecture = url_state.pop("lecture", False)
         self._show_warnings(url_warnings, prefix="Ignored from the URL: ")
+        self._pending = (initial, url_state)
+        if not defer_first:
+            self.start()
+
+    def start(self) -> None:
+        """Apply the initial and URL state, then the first compute (once)."""
+        if self._pending is None:
+            return
+        initial, url_state = self._pending
+        self._pending = None
+        lecture = url_state.pop("lecture", False)
         self._safe(self._initial_state)(initial, url_state)
         if lecture:
             self.lecture.value = True
@@ -441,14 +467,21 @@ class App:
                 w.add_class("explorer-advanced")
         left = W.VBox(
             [self.controls["preset"], *control_widgets, *extra_widgets],
-            layout={"width": "32%", "min_width": "260px"},
+            layout={"width": "300px", "min_width": "260px", "flex": "0 0 auto"},
         )
         header = W.HBox([W.HTML(f"<h3>{html.escape(self.title)}</h3>"), self.lecture],
                         layout={"justify_content": "space-between", "align_items": "center"})
-        self._fig_widget = _figure_widget(self.figure)
-        body = W.HBox([left, self._fig_widget])
+        fig_widgets = {name: _figure_widget(f) for name, f in self.figures.items()}
+        plots = (self._figure_layout(fig_widgets) if self._figure_layout
+                 else W.VBox(list(fig_widgets.values())))
+        plots.layout.flex = "1 1 auto"
+        body = W.HBox([left, plots], layout={"align_items": "flex-start"})
         task_row = W.HBox([self.progress, self.progress_label, self.cancel_button])
-        export_row = W.HBox([W.Label("Export:"), *self.export_buttons.values(), self.download])
+        export_row = W.HBox([
+            W.Label("Export:"),
+            *([self.export_which] if len(self.figures) > 1 else []),
+            *self.export_buttons.values(), self.download,
+        ])
         root = W.VBox(
             [W.HTML(_STYLE), header, body, self.status, self.warnings, task_row,
              self.permalink, export_row, self.debug_out]
@@ -527,7 +560,7 @@ class App:
 
     def _initial_state(self, initial: dict[str, Any], url_state: dict[str, Any]) -> None:
         preset = url_state.pop("preset", None)
-        values = {**initial, **self.presets.get(preset, {}), **url_state}
+        values = {**initial, **(self.preset_values(preset) if preset else {}), **url_state}
         self._set_values(values)
         if preset:
             self._quiet = True
@@ -545,10 +578,18 @@ class App:
         self._mark_custom()
         self.recompute()
 
+    def preset_values(self, name: str) -> dict[str, Any]:
+        """A preset's full state: its values over the defaults (the seed and view controls stay).
+
+        Presets are thus reproducible whatever was on screen before.
+        """
+        check_option("preset", name, self.presets)
+        base = {p.name: p.default for p in self.params if p.recompute and p.name != "seed"}
+        return {**base, **self.presets[name]}
+
     def apply_preset(self, name: str) -> None:
         """Set all of a preset's values at once, with exactly one recompute."""
-        check_option("preset", name, self.presets)
-        self._set_values(self.presets[name])
+        self._set_values(self.preset_values(name))
         self._quiet = True
         self.controls["preset"].value = name
         self._quiet = False
@@ -594,8 +635,7 @@ class App:
                 self._cache.popitem(last=False)
         self.result, self.state = result, state
         self.last_error = None
-        self._render(self, result, state)
-        self._draw()
+        self._draw(self._render(self, result, state))
         self._set_status(self._summary(result, state), "ok")
         self._update_permalink()
 
@@ -607,14 +647,16 @@ class App:
         if self._key(state) != self._key(self.state):
             return self.recompute()
         self.state = state
-        self._render(self, self.result, state)
-        self._draw()
+        self._draw(self._render(self, self.result, state))
         self._update_permalink()
 
-    def _draw(self) -> None:
+    def _draw(self, names=None) -> None:
+        """Redraw the named figures (all when None); the others keep their pixels."""
+        names = self.figures if names is None else names
         if self.lecture.value:
             self._scale_fonts(LECTURE_FONT_SCALE)
-        self.figure.canvas.draw_idle()
+        for name in names:
+            self.figures[name].canvas.draw_idle()
 
     # ------------------------------------------------------------------ permalink
 
@@ -654,12 +696,12 @@ class App:
         else:
             self.widget.remove_class("explorer-lecture")
         self._scale_fonts(LECTURE_FONT_SCALE if on else 1.0)
-        self.figure.canvas.draw_idle()
+        self._draw()
         if self.state:
             self._update_permalink()
 
     def _scale_fonts(self, factor: float) -> None:
-        for text in self.figure.findobj(Text):
+        for text in (t for f in self.figures.values() for t in f.findobj(Text)):
             base = self._base_fonts.setdefault(id(text), text.get_fontsize())
             text.set_fontsize(base * factor)
 
@@ -720,11 +762,12 @@ class App:
 
     # ------------------------------------------------------------------ export
 
-    def export_figure(self, fmt: str = "png") -> bytes:
-        """The current figure as PNG or SVG bytes."""
+    def export_figure(self, fmt: str = "png", name: str | None = None) -> bytes:
+        """A figure (the first, or ``name``) as PNG or SVG bytes."""
         fmt = check_option("fmt", fmt, ("png", "svg"))
+        fig = self.figures[check_option("name", name, self.figures)] if name else self.figure
         buf = io.BytesIO()
-        self.figure.savefig(buf, format=fmt, dpi=150 if fmt == "png" else None,
+        fig.savefig(buf, format=fmt, dpi=150 if fmt == "png" else None,
                             bbox_inches="tight")
         return buf.getvalue()
 
@@ -752,7 +795,8 @@ class App:
     def _on_export(self, fmt: str, _button=None) -> None:
         slug = re.sub(r"[^a-z0-9]+", "_", self.title.lower()).strip("_") or "explorer"
         if fmt in ("png", "svg"):
-            data = self.export_figure(fmt)
+            data = self.export_figure(fmt, self.export_which.value)
+            slug = f"{slug}_{self.export_which.value}" if len(self.figures) > 1 else slug
             mime = "image/png" if fmt == "png" else "image/svg+xml"
         else:
             data = self.export_result(fmt).encode()
