@@ -144,3 +144,14 @@ def test_lecture_mode_from_url(page, voila_url):
     expect(page.locator(".explorer-app.explorer-lecture")).to_have_count(1)
     expect(page.get_by_text("basin grid", exact=True)).to_be_hidden()
     expect(page.get_by_text("nodes n", exact=True)).to_be_visible()
+
+
+def test_preset_dropdown_applies_a_preset(page, voila_url):
+    page.goto(voila_url + SBM)
+    status = _wait_for_app(page)
+    preset = "joint estimation collapses"
+    page.locator(".widget-dropdown select").first.select_option(preset)
+    state = DEFAULTS | sbm_app.PRESETS[preset]
+    expect(status).to_have_text(sbm_app.summary(sbm_app.compute(state), state),
+                                timeout=UPDATE_TIMEOUT)
+    expect(page.locator(".explorer-permalink-link")).to_contain_text("preset=joint")

@@ -569,14 +569,20 @@ class App:
         self.recompute()
 
     def set_state(self, values: Mapping[str, Any]) -> None:
-        """Validate and apply several control values, then recompute once."""
+        """Validate and apply several control values, then recompute once.
+
+        An unknown control or a value outside its own range raises ``ValueError``; a
+        combination the backend refuses (q above p, say) is reported in the status line
+        and the last good result stays, exactly as for a change made in the browser.
+        """
         for key, value in values.items():
             if key not in self._by_name:
                 raise ValueError(f"unknown control {key!r}")
             self._by_name[key].validate(value)
         self._set_values(values)
         self._mark_custom()
-        self.recompute()
+        # As from the UI: a combination the backend refuses goes to the status line.
+        self._safe(self.recompute)()
 
     def preset_values(self, name: str) -> dict[str, Any]:
         """A preset's full state: its values over the defaults (the seed and view controls stay).

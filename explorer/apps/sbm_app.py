@@ -357,8 +357,16 @@ class _Views:
         self.ax_succ.legend(fontsize="x-small", loc="lower right")
 
     def changed(self, name: str, key: tuple) -> bool:
-        """True (and remembered) when a view's inputs differ from the last render."""
-        if self.keys.get(name) == key:
+        """True (and remembered) when a view's inputs differ from the last render.
+
+        Inputs are compared by identity (results are immutable and cached) and values by
+        equality; holding the references means a recycled ``id`` can never fool it.
+        """
+        old = self.keys.get(name)
+        scalar = (int, float, str, bool, type(None))
+        if old is not None and len(old) == len(key) and all(
+                a is b or (isinstance(a, scalar) and isinstance(b, scalar) and a == b)
+                for a, b in zip(old, key, strict=True)):
             return False
         self.keys[name] = key
         return True
@@ -379,7 +387,7 @@ def render(app: App, result: SbmResult, state: dict) -> list[str]:
     v: _Views = app.views
     r = result
     changed = []
-    if v.changed("phase", (id(r.landscape), id(r.population), state["trails"])):
+    if v.changed("phase", (r.landscape, r.population, state["trails"])):
         changed.append("phase")
         land = r.landscape
         v.image.set_data(np.vectorize(_KIND_CODE.__getitem__, otypes=[int])(land.basins.kind))
@@ -392,7 +400,7 @@ def render(app: App, result: SbmResult, state: dict) -> list[str]:
         v.trails.set_segments(list(np.transpose(bm, (2, 0, 1))) if state["trails"] else [])
         v.starts.set_offsets(bm[0].T)
 
-    if v.changed("sample", (id(r.sample), id(r.known), id(r.estimated))):
+    if v.changed("sample", (r.sample, r.known, r.estimated)):
         changed += ["elbo", "accuracy"]
         elbo = r.sample.objective - r.sample.objective[-1]
         k = r.sample.times
@@ -412,7 +420,7 @@ def render(app: App, result: SbmResult, state: dict) -> list[str]:
         v.ax_acc.set_xlim(0, max(k[-1], r.known.times[-1], r.estimated.times[-1], 1))
 
     b = r.bifurcation
-    if v.changed("bifurcation", (id(b), r.n)):
+    if v.changed("bifurcation", (b, r.n)):
         changed.append("bifurcation")
         for kind, artist in v.bif.items():
             sel = b["kind"] == kind
@@ -425,7 +433,7 @@ def render(app: App, result: SbmResult, state: dict) -> list[str]:
 
     s = r.success
     mc = app.mc_result if app.mc_result and app.mc_result[0] == (r.p, r.q) else None
-    if v.changed("success", (id(s), r.n, id(mc), state["p_hat"], state["q_hat"])):
+    if v.changed("success", (s, r.n, mc, state["p_hat"], state["q_hat"])):
         changed.append("success")
         heat = "heatmap" in s
         for artist in (v.semi, v.asym, v.mc, v.succ_n):

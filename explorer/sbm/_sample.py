@@ -106,6 +106,17 @@ class _Graph:
             self.A = sp.csr_array(A, dtype=float) if sp.issparse(A) else np.asarray(A, float)
             self.population = False
             self.n_edges = float(self.A.sum()) / 2
+        self._half_degree = None
+
+    def centred_matvec(self, P: np.ndarray) -> np.ndarray:
+        """A @ (P - 1/2) without forming P - 1/2: A @ P minus half the degrees, in place."""
+        if self.population:
+            return self.matvec(P - 0.5)
+        if self._half_degree is None:
+            self._half_degree = 0.5 * np.asarray(self.A.sum(axis=1)).reshape(-1, 1)
+        out = self.A @ P
+        out -= self._half_degree
+        return out
 
     def matvec(self, U: np.ndarray) -> np.ndarray:
         """A @ U for U of shape (n, R); for the population, the expected graph in O(n R)."""
@@ -241,15 +252,14 @@ def _column_stats(P: np.ndarray):
     return ent, su, uu
 
 
-def _batch_sweep(psi, AU, c1, c2, damping):
-    """One BCAVI sweep from AU = A @ (psi - 1/2), fused block by block.
+def _batch_sweep(psi, AU, su_old, c1, c2, damping, out=None, want_stats=True):
+    """One BCAVI sweep from AU = A @ (psi - 1/2) and su_old = 1'(psi - 1/2), fused block by block.
 
-    Returns the new psi, the largest change, and the column stats of the new psi,
-    so that the ELBO needs no further pass over the (n, R) arrays.
+    Returns the new psi, the largest change, 1'u of the new psi and, when ``want_stats``,
+    its entropy and u'u column sums, so that its ELBO needs no further pass over (n, R).
     """
     n, R = psi.shape
-    new = np.empty_like(psi)
-    su_old = psi.sum(axis=0) - 0.5 * n
+    new = np.empty_like(psi) if out is None else out
     ent, su, uu = np.zeros(R), np.zeros(R), np.zeros(R)
     moved = 0.0
     for blk in _row_blocks(n, R):
@@ -262,14 +272,15 @@ def _batch_sweep(psi, AU, c1, c2, damping):
         if damping:
             out *= 1 - damping
             out += damping * old
-        new[blk] = out
         d = np.abs(out - old)
+        new[blk] = out
         moved = max(moved, float(d.max()))
         u = np.subtract(out, 0.5, out=d)
         su += u.sum(axis=0)
-        uu += np.einsum("ir,ir->r", u, u)
-        ent += _entropy(out, work=d).sum(axis=0)
-    return new, moved, (ent, su, uu)
+        if want_stats:
+            uu += np.einsum("ir,ir->r", u, u)
+            ent += _entropy(out, work=d).sum(axis=0)
+    return new, moved, su, ((ent, uu) if want_stats else None)
 
 
 def _check_psi(psi, n: int) -> np.ndarray:
@@ -423,8 +434,11 @@ def bcavi(
         p_cur, q_cur = np.full(R, p), np.full(R, q)
     else:
         p_cur, q_cur = m_step(g, psi)
-    AU = g.matvec(psi - 0.5)
+    AU = g.centred_matvec(psi)
     stats = _column_stats(psi)
+    su = stats[1]
+    spare = None  # the buffer of the psi before last, reused (the recorder keeps copies)
+    every = record == "all"  # with "ends" only the last ELBO is needed: computed after the loop
     rec = _Recorder(record)
     rec.add(0, psi, p_cur, q_cur, _elbo_kernel(g, psi, AU, p_cur, q_cur, stats))
     status = Status.MAX_ITER
@@ -435,7 +449,9 @@ def bcavi(
             p_new, q_new = p_cur, q_cur
         c1, c2 = _logit_coefficients(p_new, q_new)  # 4t, 4t lam per run
         if schedule == "batch":
-            new, moved, stats = _batch_sweep(psi, AU, c1, c2, damping)
+            new, moved, su, extra = _batch_sweep(psi, AU, su, c1, c2, damping, out=spare,
+                                                 want_stats=every)
+            stats = (extra[0], su, extra[1]) if every else None
         else:
             U = psi - 0.5
             total = U.sum(axis=0)
@@ -446,16 +462,21 @@ def bcavi(
             new = U + 0.5
             moved = float(np.max(np.abs(new - psi)))
             stats = _column_stats(new)
+            su = stats[1]
         moved = max(moved, np.max(np.abs(p_new - p_cur)), np.max(np.abs(q_new - q_cur)))
         if not np.isfinite(moved):  # a NaN anywhere propagates into the max
             status = Status.DIVERGED
             break
-        psi, p_cur, q_cur = new, p_new, q_new
-        AU = g.matvec(psi - 0.5)
-        rec.add(sweep, psi, p_cur, q_cur, _elbo_kernel(g, psi, AU, p_cur, q_cur, stats))
+        old, psi, p_cur, q_cur = psi, new, p_new, q_new
+        AU = g.centred_matvec(psi)
+        rec.add(sweep, psi, p_cur, q_cur,
+                _elbo_kernel(g, psi, AU, p_cur, q_cur, stats) if every else None)
+        spare = old if rec.unreferenced(old) else None
         if moved < tol:
             status = Status.CONVERGED
             break
+    if not every:
+        rec.set_last_objective(_elbo_kernel(g, psi, AU, p_cur, q_cur))
     return rec.trajectory(status, m, estimate, single)
 
 
@@ -468,6 +489,13 @@ class _Recorder:
     def __init__(self, mode: str):
         self.mode = mode
         self.rows: list[tuple] = []
+
+    def set_last_objective(self, objective) -> None:
+        self.rows[-1] = (*self.rows[-1][:4], objective)
+
+    def unreferenced(self, psi) -> bool:
+        """True when no record holds ``psi`` itself, so its memory can be reused."""
+        return all(row[1] is not psi for row in self.rows)
 
     def add(self, sweep, psi, p, q, objective):
         row = (sweep, psi.copy() if self.mode == "all" or not self.rows else psi,
