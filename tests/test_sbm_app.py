@@ -94,3 +94,14 @@ def test_only_changed_views_are_redrawn(app):
     app.controls["seed"].value = 12           # new runs, same landscape and curves
     assert app.views.keys["bifurcation"] is before["bifurcation"]
     assert app.views.keys["phase"] is not before["phase"]
+
+
+def test_live_limits_are_explained_in_the_status_line(app):
+    app.apply_preset("dense, known parameters")
+    good = app.result
+    app.set_state({"n": 20000})
+    assert "million edges" in app.status_text and app.result is good
+    app.set_state({"n": 8000, "p": 0.01, "q": 0.005, "schedule": "sequential"})
+    assert app.status_text.startswith("sequential CAVI updates nodes one at a time")
+    app.set_state({"schedule": "batch"})
+    assert app.last_error is None and app.result.n == 8000

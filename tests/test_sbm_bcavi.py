@@ -256,3 +256,42 @@ def test_record_ends_keeps_start_and_final_of_the_full_path():
     assert np.array_equal(ends.iterates, full.iterates[[0, -1]])
     assert np.array_equal(ends.objective, full.objective[[0, -1]])
     assert np.array_equal(ends.extras["p_hat"], full.extras["p_hat"][[0, -1]])
+
+
+def test_no_warnings_at_extreme_parameters():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for p, q in [(0.999999, 0.5), (0.3, 1e-9), (1 - 1e-12, 1e-12)]:
+            t, lam = sbm.constants(p, q)
+            assert np.isfinite([t, lam]).all() and q < lam < p
+            A, _ = sbm.sample_graph(200, p, q, rng=0)
+            tr = sbm.bcavi(A, np.random.default_rng(1).random((200, 3)), p=p, q=q)
+            assert np.isfinite(tr.objective).all()
+            assert np.isfinite(sbm.elbo(A, tr.final, p, q)).all()
+            tr = sbm.bcavi("population", np.random.default_rng(1).random((200, 3)), p=p, q=q,
+                           n=200)
+            assert np.isfinite(tr.objective).all()
+
+
+def test_truth_and_its_swap_are_equally_likely_from_random_starts():
+    n, R = 400, 400
+    psi = sbm.initial_psi("uniform", n, R, rng=30)
+    tr = sbm.bcavi("population", psi, p=0.3, q=0.1, n=n, record="ends")
+    x, y = tr.extras["block_means"][-1]
+    first = int(np.sum((x > 0.99) & (y < 0.01)))
+    swap = int(np.sum((x < 0.01) & (y > 0.99)))
+    assert first + swap > 0.9 * R
+    assert abs(first - swap) < 4 * np.sqrt(first + swap) / 2 + 1   # Binomial(., 1/2)
+
+
+def test_joint_updates_escape_rarely_and_less_from_soft_starts():
+    n, p, q = 400, 0.3, 0.1
+    A, labels = sbm.sample_graph(n, p, q, rng=31)
+    escaped = {}
+    for init in ("uniform", "bernoulli"):
+        psi = sbm.initial_psi(init, n, 60, rng=32)
+        tr = sbm.bcavi(A, psi, estimate=True, max_iter=100, record="ends")
+        escaped[init] = float(np.mean(np.max(np.abs(tr.final - 0.5), axis=0) > 0.25))
+    assert escaped["uniform"] <= escaped["bernoulli"] and escaped["uniform"] < 0.2

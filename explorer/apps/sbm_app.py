@@ -75,6 +75,9 @@ N_GRID = np.unique(2 * np.round(np.geomspace(4, 20000, 60) / 2).astype(int))
 N_SUCCESS = np.unique(2 * np.round(np.geomspace(20, 20000, 16) / 2).astype(int))
 SEMI_INITS = 1000
 MC_INITS = 200
+#: Live limits: the sampled graph's expected edges, and n for node-by-node (sequential) sweeps.
+MAX_EDGES = 4_000_000
+MAX_SEQUENTIAL_N = 5000
 
 
 def _near_bifurcation_n(p=0.3, q=0.1) -> int:
@@ -201,6 +204,13 @@ def compute(state: dict) -> SbmResult:
     """Backend calls for one state (pure; the shell caches whole results by state)."""
     n = state["n"]
     p, q = model_pq(state)
+    edges = n * (n - 2) / 4 * p + n * n / 4 * q
+    if edges > MAX_EDGES:
+        raise ValueError(f"the sampled graph would have about {edges / 1e6:.0f} million edges "
+                         f"(live limit {MAX_EDGES / 1e6:.0f} million); lower n, p or the degree")
+    if state["schedule"] == "sequential" and n > MAX_SEQUENTIAL_N:
+        raise ValueError(f"sequential CAVI updates nodes one at a time; use n <= "
+                         f"{MAX_SEQUENTIAL_N} with it, or the batch schedule; got n = {n}")
     starts = sbm.initial_psi(state["init"], n, state["starts"], eps=state["eps"],
                              correlation=state["correlation"],
                              rng=np.random.default_rng([state["seed"], 0]))
