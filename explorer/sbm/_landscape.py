@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-from ._population import _check_n, _check_pq, constants
+from ._population import _block_coefficients, _check_n, _check_pq, constants, truth_threshold
 
 __all__ = ["FixedPoint", "fixed_points", "misspecified_success", "thresholds"]
 
@@ -77,12 +77,6 @@ def _dsigma(z):
 
 def _sigma(z):
     return 0.5 + _s(z)
-
-
-def _coefficients(n, p, q):
-    t, lam = constants(p, q)
-    m = n // 2
-    return 4 * t * (m - 1) * (p - lam), 4 * t * m * (q - lam), t, lam
 
 
 def _symmetric_root(c: float) -> float | None:
@@ -212,7 +206,7 @@ def fixed_points(n: int, p: float, q: float) -> list[FixedPoint]:
     """
     n = _check_n(n)
     p, q = _check_pq(p, q)
-    a, b, t, lam = _coefficients(n, p, q)
+    a, b, t, lam = _block_coefficients(n, p, q)
     out = [_point(0.0, 0.0, a, b, t, p, lam, "centre")]
     x_truth = _symmetric_root(a - b)
     if x_truth is not None:
@@ -253,7 +247,7 @@ def thresholds(p: float, q: float) -> dict[str, float]:
     """
     p, q = _check_pq(p, q)
     t, lam = constants(p, q)
-    out = {"truth": 2.0 * (1.0 / t + p - lam) / (p - q)}
+    out = {"truth": truth_threshold(p, q)}
     gap = (p + q) / 2 - lam
     if gap <= 0:
         out.update(all_same=np.inf, all_same_stable=np.inf)

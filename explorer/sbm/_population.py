@@ -85,12 +85,18 @@ def population_matrix(n: int, p: float, q: float) -> np.ndarray:
     return P
 
 
-def _block_args(x, y, n, p, q):
+def _block_coefficients(n, p, q):
+    """(a, b, t, lam) with a = 4t(m-1)(p-lam) > 0 and b = 4tm(q-lam) < 0: the 2-D map is
+    logit x+ = a (x - 1/2) + b (y - 1/2), logit y+ = b (x - 1/2) + a (y - 1/2)."""
     t, lam = constants(p, q)
     m = n // 2
-    a, b = (m - 1) * (p - lam), m * (q - lam)
+    return 4 * t * (m - 1) * (p - lam), 4 * t * m * (q - lam), t, lam
+
+
+def _block_args(x, y, n, p, q):
+    a, b, _, _ = _block_coefficients(n, p, q)
     ux, uy = np.asarray(x, dtype=float) - 0.5, np.asarray(y, dtype=float) - 0.5
-    return 4 * t * (a * ux + b * uy), 4 * t * (b * ux + a * uy)
+    return a * ux + b * uy, b * ux + a * uy
 
 
 def population_map(x, y, *, n: int, p: float, q: float) -> tuple[np.ndarray, np.ndarray]:
