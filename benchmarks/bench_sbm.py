@@ -43,10 +43,10 @@ def bcavi_rows():
     U = np.random.default_rng(1).random((n, R))
     bare = best_of(lambda: A @ U, repeat=3)
     one = best_of(lambda: sbm.bcavi(A, U, p=p, q=q, max_iter=1, tol=1e-300, record="ends"),
-                  repeat=2)
-    three = best_of(lambda: sbm.bcavi(A, U, p=p, q=q, max_iter=3, tol=1e-300, record="ends"),
-                    repeat=2)
-    sweep = (three - one) / 2
+                  repeat=3)
+    five = best_of(lambda: sbm.bcavi(A, U, p=p, q=q, max_iter=5, tol=1e-300, record="ends"),
+                   repeat=3)
+    sweep = (five - one) / 4
     one_all = best_of(lambda: sbm.bcavi(A, U, p=p, q=q, max_iter=1, tol=1e-300), repeat=1)
     three_all = best_of(lambda: sbm.bcavi(A, U, p=p, q=q, max_iter=3, tol=1e-300), repeat=1)
     rows = [
