@@ -155,3 +155,19 @@ def test_preset_dropdown_applies_a_preset(page, voila_url):
     expect(status).to_have_text(sbm_app.summary(sbm_app.compute(state), state),
                                 timeout=UPDATE_TIMEOUT)
     expect(page.locator(".explorer-permalink-link")).to_contain_text("preset=joint")
+
+
+def test_moving_n_across_a_bifurcation_changes_the_fixed_point_count(page, voila_url):
+    from explorer import sbm
+
+    page.goto(voila_url + SBM)
+    status = _wait_for_app(page)
+    n_star = sbm.thresholds(0.3, 0.1)["all_same_stable"]
+    below, above = 2 * int(n_star // 2), 2 * int(n_star // 2) + 4
+    for n in (below, above):
+        count = len(sbm.fixed_points(n, 0.3, 0.1))
+        _set_readout(page, "nodes n", str(n))
+        expect(status).to_have_text(expected_status(n=n), timeout=UPDATE_TIMEOUT)
+        expect(status).to_contain_text(f"{count} fixed points")
+    assert len(sbm.fixed_points(below, 0.3, 0.1)) == 5
+    assert len(sbm.fixed_points(above, 0.3, 0.1)) == 9

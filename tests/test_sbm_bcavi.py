@@ -295,3 +295,32 @@ def test_joint_updates_escape_rarely_and_less_from_soft_starts():
         tr = sbm.bcavi(A, psi, estimate=True, max_iter=100, record="ends")
         escaped[init] = float(np.mean(np.max(np.abs(tr.final - 0.5), axis=0) > 0.25))
     assert escaped["uniform"] <= escaped["bernoulli"] and escaped["uniform"] < 0.2
+
+
+def test_node_permutation_equivariance():
+    n, p, q = 60, 0.35, 0.1
+    A, _ = sbm.sample_graph(n, p, q, rng=40)
+    psi = np.random.default_rng(41).random(n)
+    perm = np.random.default_rng(42).permutation(n)
+    Ap = A[perm][:, perm]
+    for schedule in ("batch",):
+        a = sbm.bcavi(A, psi, p=p, q=q, max_iter=5, schedule=schedule)
+        b = sbm.bcavi(Ap, psi[perm], p=p, q=q, max_iter=5, schedule=schedule)
+        assert np.allclose(b.iterates, a.iterates[:, perm], atol=TOL)
+        assert np.allclose(b.objective, a.objective, rtol=1e-12)
+
+
+def test_sample_tracks_population_in_the_dense_regime():
+    """From a block-constant start, sampled-graph BCAVI follows the population map: the block
+    means after one sweep agree to O(1/sqrt(n rho)), and both end at the same limit."""
+    n, p, q = 4000, 0.3, 0.1
+    A, labels = sbm.sample_graph(n, p, q, rng=43)
+    # starts whose block fields are large against the per-node noise (not near a separatrix)
+    for x0, y0 in [(0.7, 0.3), (0.9, 0.6), (0.3, 0.55)]:
+        psi = np.r_[np.full(n // 2, x0), np.full(n // 2, y0)]
+        sample = sbm.bcavi(A, psi, p=p, q=q, max_iter=50)
+        pop = sbm.bcavi("population", psi, p=p, q=q, n=n, max_iter=50)
+        assert np.allclose(sample.extras["block_means"][1], pop.extras["block_means"][1],
+                           atol=0.05)
+        assert np.allclose(sample.extras["block_means"][-1], pop.extras["block_means"][-1],
+                           atol=1e-3)

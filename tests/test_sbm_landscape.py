@@ -66,7 +66,7 @@ def test_fixed_points_are_fixed_in_logit_space(n, p, q):
         # and in the ordinary coordinates, through the public map
         x1, y1 = sbm.population_map(fp.x, fp.y, n=n, p=p, q=q)
         target = (1 - fp.x, 1 - fp.y) if fp.period == 2 else (fp.x, fp.y)
-        assert np.allclose([x1, y1], target, atol=1e-9)
+        assert np.max(np.abs(np.array([x1, y1]) - target)) < 1e-10
 
 
 def test_fixed_points_lift_to_the_n_dimensional_population_map():
@@ -178,3 +178,28 @@ def test_basin_image_agrees_with_fixed_point_attractors():
     b = sbm.basins(n, p, q, grid=31)
     sinks = {f.role for f in sbm.fixed_points(n, p, q) if f.kind == "sink"}
     assert set(np.unique(b.kind)) - {"centre"} == sinks   # the centre is a lone source point
+
+
+@pytest.mark.parametrize("n,p,q", [(240, 0.3, 0.1), (200, 0.3, 0.1), (60, 0.3, 0.1),
+                                   (12, 0.3, 0.1), (400, 0.45, 0.3)])
+def test_kind_agrees_with_iterating_small_perturbations(n, p, q):
+    """Push each interior fixed point along each eigenvector; it grows iff |eigenvalue| > 1."""
+    steps, h = 6, 1e-7
+    for fp in sbm.fixed_points(n, p, q):
+        if fp.period != 1 or not (1e-4 < fp.x < 1 - 1e-4 and 1e-4 < fp.y < 1 - 1e-4):
+            continue
+        t, lam = sbm.constants(p, q)
+        m = n // 2
+        a, b = 4 * t * (m - 1) * (p - lam), 4 * t * m * (q - lam)
+        dx, dy = fp.x * (1 - fp.x), fp.y * (1 - fp.y)
+        w, V = np.linalg.eig(np.array([[dx * a, dx * b], [dy * b, dy * a]]))
+        grows = []
+        for lam_i, v in zip(np.real(w), np.real(V).T, strict=True):
+            x, y = fp.x + h * v[0], fp.y + h * v[1]
+            for _ in range(steps):
+                x, y = sbm.population_map(x, y, n=n, p=p, q=q)
+            dist = np.hypot(x - fp.x, y - fp.y)
+            grows.append(dist > h)
+            assert (dist > h) == (abs(lam_i) > 1), (fp.role, lam_i, dist)
+        expected = {0: "sink", 1: "saddle", 2: "source"}[sum(grows)]
+        assert fp.kind == expected, fp.role

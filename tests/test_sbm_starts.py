@@ -153,3 +153,12 @@ def test_accuracy_up_to_label_swap():
     psi = np.repeat([1.0, 0.0], 5)
     psi[0] = 0.0
     assert sbm.accuracy(psi, labels) == 0.9
+
+
+def test_monte_carlo_also_tends_to_the_asymptote():
+    p, q, k = 0.3, 0.1, 300
+    asym = sbm.success_probability(10, p, q, method="asymptotic")
+    small = sbm.success_probability(100, p, q, n_inits=k, rng=44)
+    large = sbm.success_probability(20000, p, q, n_inits=k, rng=45)
+    se = np.sqrt(asym * (1 - asym) / k)
+    assert large <= small + Z * se and large > asym - Z * se
