@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BACKENDS = ["explorer", "explorer.sbm", "explorer.sweep", "explorer._common"]
+BACKENDS = ["explorer", "explorer.sbm", "explorer.ntk", "explorer.sweep", "explorer._common"]
 UI_MODULES = ("ipywidgets", "matplotlib", "IPython", "ipympl", "tqdm")
 
 

@@ -1,0 +1,638 @@
+"""Kernel gradient descent in the eigenbasis: spectra, targets, risk curves, the closed-form
+predictor, the data-driven stopping time, the oracle and KRR comparisons, and rates in n.
+
+References: Sun & Raskutti, arXiv:2602.13942 (early stopping from a non-random start);
+Raskutti, Wainwright & Yu, JMLR 15 (2014) 335-366 (the stopping rule and its bound, rescaled by
+the residual radius R as in Sun & Raskutti's code for arXiv:2412.01120); reference/ntk.md
+sections 2, 4 and 7.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from .._common import as_rng, check_array, check_int, check_option, check_real
+from ..sweep import run_sweep
+
+__all__ = [
+    "KINDS",
+    "KRR",
+    "PredictFn",
+    "RateSweep",
+    "StoppingTime",
+    "krr_equivalent",
+    "krr_risk",
+    "oracle_time",
+    "predict_fn",
+    "gd_path",
+    "rate_sweep",
+    "risk_curve",
+    "rkhs_norm",
+    "spectrum",
+    "stopping_time",
+    "target_coefficients",
+    "theoretical_slopes",
+]
+
+KINDS = ("polynomial", "exponential", "finite_rank", "spiked")
+_E = math.e
+#: Relative size below which a negative eigenvalue is round-off (clipped to 0 with a warning).
+_ROUNDOFF = 1e-10
+
+
+# ---------------------------------------------------------------------------- inputs
+
+
+def _check_lam(lam) -> np.ndarray:
+    lam = check_array("lam", lam, ndim=1)
+    if lam.size == 0:
+        raise ValueError("lam must hold at least one eigenvalue; got none")
+    top = float(np.max(np.abs(lam)))
+    low = float(lam.min())
+    if low < 0:
+        if low < -_ROUNDOFF * max(top, 1e-300):
+            raise ValueError(f"lam entries must be >= 0 (a PSD kernel); got {low:.3g}")
+        warnings.warn(f"lam: clipped round-off negative eigenvalues (as low as {low:.2g}) to 0",
+                      RuntimeWarning, stacklevel=3)
+        lam = np.maximum(lam, 0.0)
+    if not np.any(lam > 0):
+        raise ValueError("lam must have a positive eigenvalue; got all zeros")
+    return lam
+
+
+def _check_coef(coef, n: int) -> np.ndarray:
+    coef = check_array("coef", coef, ndim=1)
+    if coef.shape != (n,):
+        raise ValueError(f"coef must have one entry per eigenvalue ({n}); got {coef.shape[0]}")
+    return coef
+
+
+def _check_alpha(alpha, lam: np.ndarray) -> float:
+    top = float(lam.max())
+    if alpha is None:
+        return 1.0 / top
+    alpha = check_real("alpha", alpha, 0.0, lo_open=True)
+    if alpha * top > 1.0 + 1e-12:
+        state = "diverges" if alpha * top > 2.0 else "oscillates on the top mode"
+        warnings.warn(f"alpha = {alpha:.3g} exceeds 1/lam_1 = {1 / top:.3g}: gradient descent "
+                      f"{state} (bias is no longer monotone)", RuntimeWarning, stacklevel=3)
+    return alpha
+
+
+def _check_times(t) -> np.ndarray:
+    t = np.asarray(t, dtype=float)
+    if np.any(np.isnan(t)) or np.any(t < 0):
+        raise ValueError("t must contain times >= 0")
+    return t
+
+
+# ---------------------------------------------------------------------------- spectra, targets
+
+
+def spectrum(kind: str, n: int, *, beta: float = 2.0, gamma: float = 0.05, m: int = 10,
+             kappa: float = 20.0, scale: float = 1.0) -> np.ndarray:
+    """Eigenvalues of a normalised kernel matrix K_n = K / n, descending, largest ``scale``.
+
+    Parameters
+    ----------
+    kind : {"polynomial", "exponential", "finite_rank", "spiked"}
+        ``polynomial``: i^-beta; ``exponential``: exp(-gamma (i - 1)); ``finite_rank``: m equal
+        eigenvalues then zeros; ``spiked``: one spike kappa times the next eigenvalue on a
+        polynomial bulk (i - 1)^-beta, the shape of real transformer eNTKs (reference/ntk.md 6).
+    n : int
+        Number of eigenvalues (the sample size).
+
+    Examples
+    --------
+    >>> spectrum("polynomial", 4, beta=2.0).tolist()
+    [1.0, 0.25, 0.1111111111111111, 0.0625]
+    """
+    kind = check_option("kind", kind, KINDS)
+    n = check_int("n", n, 1, 100_000_000)
+    scale = check_real("scale", scale, 0.0, lo_open=True)
+    i = np.arange(1, n + 1, dtype=float)
+    if kind == "polynomial":
+        beta = check_real("beta", beta, 0.0, lo_open=True)
+        lam = i ** -beta
+    elif kind == "exponential":
+        gamma = check_real("gamma", gamma, 0.0, lo_open=True)
+        lam = np.exp(-gamma * (i - 1))
+    elif kind == "finite_rank":
+        m = check_int("m", m, 1)
+        lam = (i <= m).astype(float)
+    else:
+        beta = check_real("beta", beta, 0.0, lo_open=True)
+        kappa = check_real("kappa", kappa, 1.0)
+        lam = np.empty(n)
+        lam[0] = 1.0
+        lam[1:] = (i[1:] - 1) ** -beta / kappa
+    return scale * lam
+
+
+def rkhs_norm(lam, coef) -> float:
+    """R = ||f* - f0||_H on the sample: sqrt(sum u_i^2 / lam_i) over lam_i > 0."""
+    lam, coef = np.asarray(lam, float), np.asarray(coef, float)
+    pos = lam > 0
+    return float(np.sqrt(np.sum(coef[pos] ** 2 / lam[pos])))
+
+
+def target_coefficients(lam, *, r: float = 0.5, R: float = 1.0, eps: float = 0.1,
+                        rng=None) -> np.ndarray:
+    """Residual coefficients u_i of f* - f0 in the kernel's eigenbasis, with a source condition.
+
+    u_i^2 proportional to lam_i^(2r) i^(-1-eps), with random signs, scaled so that the RKHS
+    distance of the pretrained start from the target is exactly ``R`` (R = 0: f0 = f*).
+    r = 1/2 is just inside the RKHS, r > 1/2 smoother (reference/ntk.md 7.3).
+
+    Examples
+    --------
+    >>> lam = spectrum("polynomial", 50)
+    >>> round(rkhs_norm(lam, target_coefficients(lam, R=2.0, rng=0)), 12)
+    2.0
+    """
+    lam = _check_lam(lam)
+    r = check_real("r", r, 0.0, 10.0)
+    R = check_real("R", R, 0.0)
+    eps = check_real("eps", eps, 0.0)
+    rng = as_rng(rng)
+    i = np.arange(1, lam.size + 1, dtype=float)
+    signs = rng.choice([-1.0, 1.0], size=lam.size)
+    mag = np.where(lam > 0, np.sqrt(np.where(lam > 0, lam, 1.0) ** (2 * r) * i ** (-1 - eps)), 0)
+    coef = signs * mag
+    norm = rkhs_norm(lam, coef)
+    return coef * (R / norm) if norm > 0 else coef * 0.0
+
+
+# ---------------------------------------------------------------------------- risk in time
+
+
+def _shrink(lam, alpha, t, flow):
+    """s_i(t) = (1 - alpha lam_i)^t, or exp(-alpha lam_i t) for flow; shape t.shape + (n,)."""
+    t = np.asarray(t, dtype=float)[..., None]
+    if flow:
+        return np.exp(-alpha * lam * t)
+    base = 1.0 - alpha * lam
+    if np.all(base >= 0):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logb = np.log(base)
+            # 0^0 = 1 at t = 0 (the start), 0^t = 0 after.
+            return np.where(t == 0, 1.0, np.exp(t * logb))
+    if np.any(t != np.round(t)):
+        raise ValueError("t must be whole steps when alpha > 1/lam_1 (negative factors)")
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.power(base, t)
+
+
+def risk_curve(lam, coef, sigma: float, t, *, alpha: float | None = None, flow: bool = False):
+    """Expected squared error of kernel gradient descent after t steps, split into its parts.
+
+    .. math::
+        \\mathrm{bias}^2(t) = \\sum_i s_i(t)^2 u_i^2,\\quad
+        \\mathrm{var}(t) = \\frac{\\sigma^2}{n}\\sum_i (1 - s_i(t))^2,\\quad
+        s_i(t) = (1 - \\alpha\\lambda_i)^t
+
+    Parameters
+    ----------
+    lam : array_like, shape (n,)
+        Eigenvalues of K_n (>= 0).
+    coef : array_like, shape (n,)
+        Residual coefficients u = U^T (f* - f0)(X) / sqrt(n).
+    sigma : float
+        Noise standard deviation (>= 0).
+    t : float or array_like
+        Times (steps; any real >= 0 for ``flow``).
+    alpha : float, optional
+        Step size; 1/lam_1 by default. Above 1/lam_1 a warning; above 2/lam_1 the curves
+        blow up (shown, not raised).
+    flow : bool
+        Gradient flow exp(-alpha lam t) instead of discrete steps.
+
+    Returns
+    -------
+    bias2, variance, risk : ndarray, shape of t
+
+    References
+    ----------
+    Raskutti, Wainwright & Yu (2014), section 2; Sun & Raskutti (arXiv:2602.13942).
+
+    Examples
+    --------
+    >>> b, v, r = risk_curve([1.0, 0.5], [1.0, 1.0], 0.0, [0, 1])
+    >>> b.tolist()
+    [2.0, 0.25]
+    """
+    lam = _check_lam(lam)
+    coef = _check_coef(coef, lam.size)
+    sigma = check_real("sigma", sigma, 0.0)
+    alpha = _check_alpha(alpha, lam)
+    t = _check_times(t)
+    s = _shrink(lam, alpha, t, flow)
+    with np.errstate(over="ignore", invalid="ignore"):
+        bias2 = np.sum(s * s * coef * coef, axis=-1)
+        variance = sigma**2 / lam.size * np.sum((1.0 - s) ** 2, axis=-1)
+    return bias2, variance, bias2 + variance
+
+
+def gd_path(lam, coef, sigma: float, t, *, alpha: float | None = None, rng=None) -> np.ndarray:
+    """Empirical risk ||f_t - f*||_n^2 along one sampled noisy gradient-descent path.
+
+    The noise w ~ N(0, sigma^2 I) is drawn once; in the eigenbasis the error is
+    e_i(t) = (1 - s_i) sigma xi_i - s_i u_i sqrt(n) (reference/ntk.md 7.1).
+    """
+    lam = _check_lam(lam)
+    coef = _check_coef(coef, lam.size)
+    sigma = check_real("sigma", sigma, 0.0)
+    alpha = _check_alpha(alpha, lam)
+    t = _check_times(t)
+    xi = as_rng(rng).standard_normal(lam.size)
+    s = _shrink(lam, alpha, t, False)
+    n = lam.size
+    err = (1.0 - s) * sigma * xi - s * coef * np.sqrt(n)
+    return np.mean(err * err, axis=-1)
+
+
+# ---------------------------------------------------------------------------- predictor
+
+
+class PredictFn:
+    """Train and test predictions of kernel gradient descent at any time, from one ``eigh``.
+
+    Built by :func:`predict_fn`; call it with a time ``t`` (steps; ``np.inf`` for the limit).
+    Like neural-tangents' ``predict.gradient_descent_mse``: factor once, then each call is
+    O(n^2) for the test block and O(n) in the eigenbasis. K is never inverted, so a
+    rank-deficient kernel (an eNTK with fewer parameters than examples) works.
+
+    Attributes
+    ----------
+    eigenvalues : ndarray
+        Eigenvalues of K_n = K / n, descending.
+    alpha : float
+    """
+
+    def __init__(self, K, y, f0, alpha, K_test, f0_test):
+        n = y.shape[0]
+        lam, U = np.linalg.eigh(K / n)
+        order = np.argsort(lam)[::-1]
+        self.eigenvalues = np.maximum(lam[order], 0.0)
+        self._U = U[:, order]
+        self.alpha = _check_alpha(alpha, self.eigenvalues)
+        self._n = n
+        self._y = y
+        self._c = self._U.T @ (y - f0)  # residual coefficients of the data, (n,)
+        self._test = None
+        if K_test is not None:
+            self._test = (f0_test, (K_test @ self._U) / n)
+        self._tol = 1e-12 * self.eigenvalues[0]
+
+    @property
+    def coefficients(self) -> np.ndarray:
+        """U^T (y - f0) / sqrt(n): the data residual in the eigenbasis."""
+        return self._c / np.sqrt(self._n)
+
+    def __call__(self, t):
+        """(f_train, f_test) at time t; f_test is None without a test kernel."""
+        if not (isinstance(t, int | float | np.integer | np.floating) and t >= 0):
+            raise ValueError(f"t must be a number of steps >= 0 (or inf); got {t!r:.40}")
+        t = float(t)
+        lam, a = self.eigenvalues, self.alpha
+        if math.isinf(t):
+            s = np.where(lam > self._tol, 0.0, 1.0)
+        else:
+            s = _shrink(lam, a, t, False)
+        f_train = self._y - self._U @ (s * self._c)
+        if self._test is None:
+            return f_train, None
+        f0_test, KU = self._test
+        big = lam > self._tol
+        # g(lam) = (1 - s) / lam, whose limit at lam = 0 is alpha t (zero weight at t = inf).
+        g = np.where(big, (1.0 - s) / np.where(big, lam, 1.0), 0.0 if math.isinf(t) else a * t)
+        return f_train, f0_test + KU @ (g * self._c)
+
+
+def predict_fn(K, y, f0, *, alpha: float | None = None, K_test=None, f0_test=None) -> PredictFn:
+    """Factor a kernel once; return a cheap function of time giving the GD predictions.
+
+    Parameters
+    ----------
+    K : array_like, shape (n, n)
+        Raw kernel matrix (e.g. J J^T), symmetric PSD; K_n = K / n is used.
+    y : array_like, shape (n,)
+        Training targets.
+    f0 : array_like, shape (n,)
+        The pretrained predictor on the training inputs (the start).
+    alpha : float, optional
+        Step; 1 / lam_1(K_n) by default.
+    K_test : array_like, shape (n_test, n), optional
+        Raw cross kernel K(X_test, X).
+    f0_test : array_like, shape (n_test,), optional
+        The pretrained predictor on the test inputs (zeros when omitted).
+
+    Returns
+    -------
+    PredictFn
+        ``predict(t) -> (f_train, f_test)`` with
+        f_t(X) = y - U s(t) U^T (y - f0) and
+        f_t(x) = f0(x) + (1/n) K(x, X) U [(1 - s(t)) / lam] U^T (y - f0).
+
+    Examples
+    --------
+    >>> predict = predict_fn(np.eye(3) * 3, np.ones(3), np.zeros(3))
+    >>> predict(1)[0].tolist()
+    [1.0, 1.0, 1.0]
+    """
+    K = check_array("K", K, ndim=2)
+    n = K.shape[0]
+    if K.shape != (n, n):
+        raise ValueError(f"K must be square; got shape {K.shape}")
+    if not np.allclose(K, K.T, rtol=1e-10, atol=1e-12 * max(np.abs(K).max(), 1e-300)):
+        raise ValueError("K must be symmetric")
+    y = check_array("y", y, shape=(n,))
+    f0 = check_array("f0", f0, shape=(n,))
+    if K_test is not None:
+        K_test = check_array("K_test", K_test, ndim=2)
+        if K_test.shape[1] != n:
+            raise ValueError(f"K_test must have {n} columns (one per training input); "
+                             f"got shape {K_test.shape}")
+        f0_test = (np.zeros(K_test.shape[0]) if f0_test is None
+                   else check_array("f0_test", f0_test, shape=(K_test.shape[0],)))
+    return PredictFn(K, y, f0, alpha, K_test, f0_test)
+
+
+# ---------------------------------------------------------------------------- stopping
+
+
+@dataclass(frozen=True)
+class StoppingTime:
+    """The data-driven stopping rule's output.
+
+    Attributes
+    ----------
+    t_hat : float
+        Steps to run (an integer; ``inf`` when the rule never fires, e.g. sigma = 0).
+    eps_hat : float
+        The critical radius: smallest eps with R_hat(eps) <= R eps^2 / (2 e sigma).
+    bound : float
+        The risk bound 12 R^2 eps_hat^2 (RWY Theorem 1, rescaled by R).
+    """
+
+    t_hat: float
+    eps_hat: float
+    bound: float
+
+
+class _SortedSpectrum:
+    """sum_i min(lam_i, c) in O(log n) from sorted eigenvalues and prefix sums."""
+
+    def __init__(self, lam):
+        self.asc = np.sort(lam)
+        self.prefix = np.concatenate([[0.0], np.cumsum(self.asc)])
+        self.n = lam.size
+
+    def sum_min(self, c: float) -> float:
+        k = int(np.searchsorted(self.asc, c, side="right"))  # entries <= c
+        return float(self.prefix[k] + c * (self.n - k))
+
+
+def stopping_time(lam, R: float, sigma: float, *, alpha: float = 1.0) -> StoppingTime:
+    """Sun & Raskutti's stopping time: the RWY rule for a residual of RKHS radius R.
+
+    .. math::
+        \\hat T = \\min\\{t \\ge 1 : \\textstyle\\sum_i \\min(\\lambda_i, 1/(\\alpha t))
+                  > n R^2 / (4 e^2 \\sigma^2 \\alpha^2 t^2)\\} - 1
+
+    (equivalently R_hat(1/sqrt(eta_t)) > R / (2 e sigma eta_t) with eta_t = alpha t, and
+    T_hat = ceil(1 / (alpha eps_hat^2)) - 1).
+
+    Parameters
+    ----------
+    lam : array_like, shape (n,)
+        Eigenvalues of K_n (>= 0).
+    R : float
+        RKHS distance of the pretrained start from the target (>= 0); R = 0 gives 0.
+    sigma : float
+        Noise level (>= 0); sigma = 0 gives inf (never stop).
+    alpha : float
+        Step size.
+
+    Returns
+    -------
+    StoppingTime
+
+    References
+    ----------
+    Raskutti, Wainwright & Yu, JMLR 2014, eq. (7) and Theorem 1; Sun & Raskutti,
+    arXiv:2602.13942 (non-random initialization through R), whose earlier code uses this
+    squared form (reference/ntk.md section 4).
+
+    Examples
+    --------
+    >>> st = stopping_time(spectrum("polynomial", 1000), R=1.0, sigma=0.5)
+    >>> st.t_hat == math.ceil(1 / st.eps_hat**2) - 1
+    True
+    """
+    lam = _check_lam(lam)
+    R = check_real("R", R, 0.0)
+    sigma = check_real("sigma", sigma, 0.0)
+    alpha = check_real("alpha", alpha, 0.0, lo_open=True)
+    n = lam.size
+    if R == 0:
+        return StoppingTime(0.0, math.inf, 0.0)
+    if sigma == 0:
+        return StoppingTime(math.inf, 0.0, 0.0)
+    spec = _SortedSpectrum(lam)
+    k = R * R / (4 * _E * _E * sigma * sigma)
+
+    # eps_hat: R_hat(eps) <= R eps^2 / (2 e sigma)  <=>  sum min(lam, eps^2) <= n k' eps^4
+    def excess(log_eps):
+        e2 = math.exp(2 * log_eps)
+        return spec.sum_min(e2) / n - (R * e2 / (2 * _E * sigma)) ** 2
+
+    lo, hi = -60.0, 60.0  # excess(lo) > 0 (tiny eps), excess(hi) <= 0 (huge eps)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if excess(mid) > 0:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-15:
+            break
+    eps_hat = math.exp(hi)
+    # T_hat from the same rule in t; the integer search cross-checks the eps identity.
+    def fires(t: float) -> bool:
+        return spec.sum_min(1.0 / (alpha * t)) > n * k / (alpha * alpha * t * t)
+
+    if fires(1.0):
+        t_hat = 0.0
+    else:
+        lo_t, hi_t = 1.0, 2.0
+        while not fires(hi_t):
+            lo_t, hi_t = hi_t, hi_t * 2
+            if hi_t > 1e18:
+                return StoppingTime(math.inf, eps_hat, 12 * R * R * eps_hat**2)
+        while hi_t - lo_t > 1:
+            mid = math.floor((lo_t + hi_t) / 2)
+            if fires(mid):
+                hi_t = mid
+            else:
+                lo_t = mid
+        t_hat = hi_t - 1
+    return StoppingTime(float(t_hat), eps_hat, 12 * R * R * eps_hat**2)
+
+
+def oracle_time(lam, coef, sigma: float, *, alpha: float | None = None) -> int:
+    """The whole number of steps minimising the expected risk (the oracle stopping time).
+
+    A geometric grid brackets the minimum, then a search over whole steps refines it.
+    """
+    lam = _check_lam(lam)
+    coef = _check_coef(coef, lam.size)
+    alpha = _check_alpha(alpha, lam)
+    sigma = check_real("sigma", sigma, 0.0)
+
+    def risk(t):
+        return risk_curve(lam, coef, sigma, t, alpha=alpha)[2]
+
+    grid = np.unique(np.r_[0, np.round(np.geomspace(1, 1e12, 400))])
+    values = risk(grid)
+    j = int(np.argmin(values))
+    lo, hi = int(grid[max(j - 1, 0)]), int(grid[min(j + 1, grid.size - 1)])
+    while hi - lo > 64:  # the risk is unimodal between neighbouring grid points
+        a, b = lo + (hi - lo) // 3, hi - (hi - lo) // 3
+        ra, rb = risk(np.array([a, b], dtype=float))
+        if ra <= rb:
+            hi = b
+        else:
+            lo = a
+    ts = np.arange(lo, hi + 1, dtype=float)
+    return int(ts[int(np.argmin(risk(ts)))])
+
+
+@dataclass(frozen=True)
+class KRR:
+    """Kernel ridge regression at its best penalty, and the GD time it corresponds to."""
+
+    lam_reg: float
+    t_equivalent: float
+    risk: float
+
+
+def krr_risk(lam, coef, sigma: float, lam_reg) -> np.ndarray:
+    """Expected KRR risk with filter h_i = lam_i / (lam_i + lam_reg), vectorised over lam_reg."""
+    lam = _check_lam(lam)
+    coef = _check_coef(coef, lam.size)
+    sigma = check_real("sigma", sigma, 0.0)
+    reg = np.asarray(lam_reg, dtype=float)[..., None]
+    h = lam / (lam + reg)
+    return np.sum((1 - h) ** 2 * coef**2, axis=-1) + sigma**2 / lam.size * np.sum(h * h, axis=-1)
+
+
+def krr_equivalent(lam, coef, sigma: float, *, alpha: float | None = None) -> KRR:
+    """Best KRR penalty and its GD-time equivalent t = 1 / (alpha lam_reg) (RWY: lam ~ 1/eta)."""
+    lam = _check_lam(lam)
+    coef = _check_coef(coef, lam.size)
+    alpha = _check_alpha(alpha, lam)
+    grid = np.geomspace(1e-14, 1e2, 321) * lam.max()
+    values = krr_risk(lam, coef, sigma, grid)
+    j = int(np.argmin(values))
+    lo, hi = np.log(grid[max(j - 1, 0)]), np.log(grid[min(j + 1, grid.size - 1)])
+    res = minimize_scalar(lambda z: float(krr_risk(lam, coef, sigma, math.exp(z))),
+                          bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
+    best = math.exp(res.x)
+    return KRR(best, 1.0 / (alpha * best), float(res.fun))
+
+
+# ---------------------------------------------------------------------------- rates in n
+
+
+def theoretical_slopes(kind: str, *, beta: float = 2.0, r: float = 0.5) -> dict[str, float]:
+    """Log-log slopes in n predicted by the theory (reference/ntk.md section 4).
+
+    Polynomial spectra: oracle risk -2 r beta/(2 r beta + 1), oracle time beta/(2 r beta + 1),
+    T_hat beta/(beta + 1), risk at T_hat at most -beta/(beta + 1). Exponential and finite-rank
+    spectra: risk ~ 1/n (times log n for the exponential), T_hat ~ n (over log n).
+    """
+    kind = check_option("kind", kind, KINDS)
+    if kind in ("polynomial", "spiked"):
+        return {"risk_oracle": -2 * r * beta / (2 * r * beta + 1),
+                "t_oracle": beta / (2 * r * beta + 1),
+                "t_hat": beta / (beta + 1), "risk_hat": -beta / (beta + 1)}
+    return {"risk_oracle": -1.0, "t_hat": 1.0, "risk_hat": -1.0, "t_oracle": float("nan")}
+
+
+@dataclass(frozen=True)
+class RateSweep:
+    """Risk at T_hat and at the oracle time for each n, with fitted and theoretical slopes."""
+
+    n: np.ndarray
+    t_hat: np.ndarray
+    risk_hat: np.ndarray
+    t_oracle: np.ndarray
+    risk_oracle: np.ndarray
+    bound: np.ndarray
+    slopes: dict
+    theory: dict
+
+
+def _rate_job(job: dict, rng: np.random.Generator) -> tuple:
+    """Sweep worker: one sample size (importable, so cluster workers can run it)."""
+    n = job["n"]
+    lam = spectrum(job["kind"], n, **job["params"])
+    coef = job["coef"][:n]  # the same target, truncated: fixed constant, not renormalised
+    alpha = 1.0 / lam.max()
+    # The rule uses the radius R of the ball the target lies in, known a priori (not its
+    # truncated norm on n points, which creeps up with n when r = 1/2).
+    st = stopping_time(lam, job["R"], job["sigma"], alpha=alpha)
+    t_hat = st.t_hat if math.isfinite(st.t_hat) else 1e15
+    risk_hat = float(risk_curve(lam, coef, job["sigma"], t_hat, alpha=alpha)[2])
+    t_or = oracle_time(lam, coef, job["sigma"], alpha=alpha)
+    risk_or = float(risk_curve(lam, coef, job["sigma"], t_or, alpha=alpha)[2])
+    return t_hat, risk_hat, float(t_or), risk_or, st.bound
+
+
+def _slope(x, y) -> float:
+    ok = (np.asarray(x) > 0) & (np.asarray(y) > 0)
+    if ok.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(np.asarray(x)[ok]), np.log(np.asarray(y)[ok]), 1)[0])
+
+
+def rate_sweep(n_values, *, kind: str = "polynomial", r: float = 0.5, R: float = 1.0,
+               sigma: float = 1.0, eps: float = 0.1, rng=None, executor=None,
+               on_progress=None, cancel=None, **spectrum_params) -> RateSweep:
+    """Risk at the data-driven T_hat and at the oracle time as n grows, with log-log slopes.
+
+    The target is fixed across n (coefficients drawn once at the largest n with source
+    condition ``r`` and RKHS radius ``R``, then truncated), as for a fixed function observed
+    with more samples. Each n is a job of :func:`explorer.sweep.run_sweep`, so an ``executor``
+    (a process pool, a dask client's executor) spreads the sweep.
+
+    Returns
+    -------
+    RateSweep
+        Arrays over n, fitted slopes (``slopes``) and :func:`theoretical_slopes` (``theory``).
+    """
+    ns = np.array(sorted({check_int("n_values entries", v, 2) for v in n_values}))
+    if ns.size < 2:
+        raise ValueError(f"n_values must hold at least two sizes; got {ns.size}")
+    kind = check_option("kind", kind, KINDS)
+    sigma = check_real("sigma", sigma, 0.0, lo_open=True)
+    rng = as_rng(rng)
+    lam_max = spectrum(kind, int(ns[-1]), **spectrum_params)
+    coef = target_coefficients(lam_max, r=r, R=R, eps=eps, rng=rng)
+    jobs = [dict(n=int(n), kind=kind, params=spectrum_params, coef=coef, sigma=sigma, R=R)
+            for n in ns]
+    res = run_sweep(_rate_job, jobs, executor=executor, on_progress=on_progress,
+                    cancel=cancel, seed=0)
+    done = np.array(res.indices, dtype=int)
+    cols = np.array(res.results, dtype=float).reshape(-1, 5)
+    t_hat, risk_hat, t_or, risk_or, bound = cols.T
+    n_done = ns[done]
+    slopes = {"t_hat": _slope(n_done, t_hat), "risk_hat": _slope(n_done, risk_hat),
+              "t_oracle": _slope(n_done, t_or), "risk_oracle": _slope(n_done, risk_or)}
+    theory = theoretical_slopes(kind, beta=spectrum_params.get("beta", 2.0), r=r)
+    return RateSweep(n_done, t_hat, risk_hat, t_or, risk_or, bound, slopes, theory)
