@@ -171,3 +171,23 @@ def test_moving_n_across_a_bifurcation_changes_the_fixed_point_count(page, voila
         expect(status).to_contain_text(f"{count} fixed points")
     assert len(sbm.fixed_points(below, 0.3, 0.1)) == 5
     assert len(sbm.fixed_points(above, 0.3, 0.1)) == 9
+
+
+NTK = "/voila/render/03_ntk_early_stopping.ipynb"
+
+
+def test_ntk_moving_R_moves_t_hat(page, voila_url):
+    from explorer import ntk
+    from explorer.apps import ntk_app
+
+    defaults = {p.name: p.default for p in ntk_app.PARAMS} | {"seed": 0}
+    page.goto(voila_url + NTK)
+    status = _wait_for_app(page)
+    expect(status).to_have_text(ntk_app.summary(ntk_app.compute(defaults), defaults),
+                                timeout=READY_TIMEOUT)
+    lam = ntk.spectrum("polynomial", defaults["n"], beta=defaults["beta"])
+    for R in (0.25, 4.0):
+        t_hat = ntk.stopping_time(lam, R, defaults["sigma"]).t_hat
+        _set_readout(page, "R (pretrained)", str(R))
+        expect(status).to_contain_text(f"(R={R:g}): T_hat={t_hat:.0f} steps",
+                                       timeout=UPDATE_TIMEOUT)

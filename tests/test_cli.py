@@ -12,9 +12,12 @@ def test_figures_renders_every_preset(tmp_path):
         [sys.executable, "-m", "explorer", "figures", "--out", str(tmp_path)],
         capture_output=True, text=True, check=True,
     )
-    pngs = sorted(tmp_path.glob("sbm_*.png"))
-    assert len(pngs) == len(sbm_app.PRESETS) * 5   # five linked views per preset
-    assert all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)
+    from explorer.apps import ntk_app
+
+    for name, module, views in (("sbm", sbm_app, 5), ("ntk", ntk_app, 4)):
+        pngs = sorted(tmp_path.glob(f"{name}_*.png"))
+        assert len(pngs) == len(module.PRESETS) * views   # every linked view of every preset
+        assert all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)
     # Each line reports the preset's status, computed by the backend.
     for name, values in sbm_app.PRESETS.items():
         state = {p.name: p.default for p in sbm_app.PARAMS} | {"seed": 0} | values

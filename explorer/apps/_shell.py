@@ -25,6 +25,7 @@ import re
 import threading
 import traceback
 import urllib.parse
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from .._common import check_int, check_option, check_real
 
 log = logging.getLogger("explorer.apps")
 
-__all__ = ["App", "Param", "new_figure", "parse_query", "DEBUG_ENV"]
+__all__ = ["App", "ChangeTracker", "Param", "new_figure", "parse_query", "DEBUG_ENV"]
 
 DEBUG_ENV = "EXPLORER_DEBUG"
 MAX_QUERY_LENGTH = 4000
@@ -278,6 +279,30 @@ def _figure_widget(fig: Figure) -> W.Widget:
         return fig.canvas
     out = W.Output()
     return out
+
+
+class ChangeTracker:
+    """Remembers what each view last showed, so ``render`` redraws only views whose inputs moved.
+
+    Inputs are compared by identity (results are immutable and cached) and plain values by
+    equality; holding the references means a recycled ``id`` can never fool it.
+    """
+
+    _SCALARS = (int, float, str, bool, type(None))
+
+    def __init__(self) -> None:
+        self.keys: dict[str, tuple] = {}
+
+    def changed(self, name: str, key: tuple) -> bool:
+        """True (and remembered) when a view's inputs differ from the last render."""
+        old = self.keys.get(name)
+        if old is not None and len(old) == len(key) and all(
+                a is b or (isinstance(a, self._SCALARS) and isinstance(b, self._SCALARS)
+                           and a == b)
+                for a, b in zip(old, key, strict=True)):
+            return False
+        self.keys[name] = key
+        return True
 
 
 # --------------------------------------------------------------------------- the app
@@ -632,17 +657,25 @@ class App:
         key = self._key(state)
         if key in self._cache:
             self._cache.move_to_end(key)
-            result = self._cache[key]
         else:
-            result = self._compute(state)
+            # The backend's warnings (a step size past its stable range, say) are for the
+            # user: they go to the status line instead of the server log.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = self._compute(state)
             self.n_computes += 1
-            self._cache[key] = result
+            self._cache[key] = (result, _unique_messages(caught))
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
+        result, notes = self._cache[key]
         self.result, self.state = result, state
         self.last_error = None
         self._draw(self._render(self, result, state))
-        self._set_status(self._summary(result, state), "ok")
+        summary = self._summary(result, state)
+        if notes:
+            self._set_status(f"{summary}. Note: {'; '.join(notes)}", "warning")
+        else:
+            self._set_status(summary, "ok")
         self._update_permalink()
 
     def rerender(self) -> None:
@@ -812,6 +845,15 @@ class App:
         self.download.value = (
             f'<a download="{name}" href="data:{mime};base64,{b64}">download {name}</a>'
         )
+
+
+def _unique_messages(caught) -> list[str]:
+    out: list[str] = []
+    for w in caught:
+        text = str(w.message)
+        if text not in out:
+            out.append(text)
+    return out
 
 
 def _cell(column: np.ndarray, i: int) -> str:

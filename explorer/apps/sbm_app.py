@@ -19,7 +19,7 @@ from matplotlib.colors import ListedColormap
 
 from .. import sbm
 from .._common import Trajectory
-from ._shell import App, Param, new_figure
+from ._shell import App, ChangeTracker, Param, new_figure
 
 __all__ = ["PARAMS", "PRESETS", "SbmResult", "compute", "make_app", "summary"]
 
@@ -297,7 +297,7 @@ _KIND_CODE = {k: i for i, k in enumerate(sbm.LIMIT_KINDS)}
 _CMAP = ListedColormap([KIND_COLOURS[k] for k in sbm.LIMIT_KINDS])
 
 
-class _Views:
+class _Views(ChangeTracker):
     """One figure per linked view, built once; ``render`` only moves artists."""
 
     def __init__(self):
@@ -309,7 +309,7 @@ class _Views:
             "bifurcation": new_figure(figsize=small),
             "success": new_figure(figsize=small),
         }
-        self.keys: dict[str, Any] = {}
+        super().__init__()
         f = self.figs
         self.ax_phase = f["phase"].add_axes((0.14, 0.3, 0.8, 0.64))
         self.ax_elbo = f["elbo"].add_axes((0.2, 0.2, 0.75, 0.68))
@@ -365,21 +365,6 @@ class _Views:
                                         visible=False)
         (self.heat_marks,) = self.ax_succ.plot([], [], "w+", ms=10, mew=2)
         self.ax_succ.legend(fontsize="x-small", loc="lower right")
-
-    def changed(self, name: str, key: tuple) -> bool:
-        """True (and remembered) when a view's inputs differ from the last render.
-
-        Inputs are compared by identity (results are immutable and cached) and values by
-        equality; holding the references means a recycled ``id`` can never fool it.
-        """
-        old = self.keys.get(name)
-        scalar = (int, float, str, bool, type(None))
-        if old is not None and len(old) == len(key) and all(
-                a is b or (isinstance(a, scalar) and isinstance(b, scalar) and a == b)
-                for a, b in zip(old, key, strict=True)):
-            return False
-        self.keys[name] = key
-        return True
 
 
 def layout(widgets: dict):

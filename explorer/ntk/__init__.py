@@ -22,6 +22,7 @@ from ._kernel import (
     PredictFn,
     RateSweep,
     StoppingTime,
+    decay_exponent,
     gd_path,
     krr_equivalent,
     krr_risk,
@@ -42,6 +43,7 @@ __all__ = [
     "PredictFn",
     "RateSweep",
     "StoppingTime",
+    "decay_exponent",
     "gd_path",
     "krr_equivalent",
     "krr_risk",
@@ -54,4 +56,24 @@ __all__ = [
     "stopping_time",
     "target_coefficients",
     "theoretical_slopes",
+]
+
+from ._attention import AttentionModel, TaskVectors, task_vectors  # noqa: E402
+from ._setups import (  # noqa: E402
+    THETA0,
+    AttentionKernel,
+    attention_kernel,
+    synthetic_tasks,
+    task_experiment,
+)
+
+__all__ += [
+    "THETA0",
+    "AttentionKernel",
+    "AttentionModel",
+    "TaskVectors",
+    "attention_kernel",
+    "synthetic_tasks",
+    "task_experiment",
+    "task_vectors",
 ]

@@ -25,6 +25,7 @@ __all__ = [
     "PredictFn",
     "RateSweep",
     "StoppingTime",
+    "decay_exponent",
     "krr_equivalent",
     "krr_risk",
     "oracle_time",
@@ -132,6 +133,24 @@ def spectrum(kind: str, n: int, *, beta: float = 2.0, gamma: float = 0.05, m: in
         lam[0] = 1.0
         lam[1:] = (i[1:] - 1) ** -beta / kappa
     return scale * lam
+
+
+def decay_exponent(lam, *, start: int = 2, stop: int | None = None) -> float:
+    """Fitted beta in lam_i ~ c i^-beta: least squares of log lam on log i over [start, stop].
+
+    Indices are 1-based; zero eigenvalues are left out; ``stop`` defaults to n / 2, where the
+    bulk of an empirical spectrum is still above round-off.
+    """
+    lam = _check_lam(lam)
+    start = check_int("start", start, 1, lam.size)
+    stop = lam.size // 2 if stop is None else check_int("stop", stop, start, lam.size)
+    i = np.arange(start, max(stop, start + 1) + 1)
+    i = i[i <= lam.size]
+    vals = lam[i - 1]
+    keep = vals > 0
+    if keep.sum() < 2:
+        return float("nan")
+    return float(-np.polyfit(np.log(i[keep]), np.log(vals[keep]), 1)[0])
 
 
 def rkhs_norm(lam, coef) -> float:

@@ -1,0 +1,127 @@
+"""Ready-made experiments on the toy attention model: its empirical NTK at a pretrained or a
+random theta0, and synthetic multi-task data for task vectors (reference/ntk.md sections 5,
+6 and 7.5). They return plain arrays and results, so the app only displays them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._common import as_rng, check_int, check_option, check_real
+from ._attention import AttentionModel, TaskVectors, task_vectors
+
+__all__ = ["AttentionKernel", "THETA0", "attention_kernel", "synthetic_tasks", "task_experiment"]
+
+THETA0 = ("pretrained", "random")
+
+
+@dataclass(frozen=True)
+class AttentionKernel:
+    """The empirical NTK of the attention read-out on n inputs.
+
+    Attributes
+    ----------
+    eigenvalues : ndarray, shape (n,)
+        Eigenvalues of K_n = J J^T / n, descending (clipped at 0).
+    K : ndarray, shape (n, n)
+        The raw kernel J J^T over the chosen blocks.
+    f0 : ndarray, shape (n,)
+        The model's predictions at theta0 (the start of fine-tuning).
+    model : AttentionModel
+        theta0.
+    X : ndarray, shape (n, L, d)
+        The inputs.
+    pretrain_losses : ndarray
+        Loss per pretraining step (empty for a random theta0).
+    """
+
+    eigenvalues: np.ndarray
+    K: np.ndarray
+    f0: np.ndarray
+    model: AttentionModel
+    X: np.ndarray
+    pretrain_losses: np.ndarray
+
+
+def attention_kernel(n: int, *, d: int = 16, length: int = 8, blocks=("q", "k", "v", "w"),
+                     theta0: str = "pretrained", steps: int = 200, learning_rate: float = 0.5,
+                     rng=None) -> AttentionKernel:
+    """The eNTK of a single-head attention read-out at a pretrained (or random) theta0.
+
+    theta0 "pretrained": gradient descent for ``steps`` steps on a teacher task (a second,
+    random attention model's outputs on separate inputs), so theta0 is fixed by data and not
+    by a random draw alone; "random": the random initialization itself. The kernel is
+    computed on n fresh inputs X ~ N(0, 1).
+
+    Examples
+    --------
+    >>> ak = attention_kernel(20, d=4, length=3, steps=5, rng=0)
+    >>> ak.eigenvalues.shape, bool(np.all(np.diff(ak.eigenvalues) <= 0))
+    ((20,), True)
+    """
+    n = check_int("n", n, 2, 5000)
+    d = check_int("d", d, 1, 512)
+    length = check_int("length", length, 1, 512)
+    theta0 = check_option("theta0", theta0, THETA0)
+    steps = check_int("steps", steps, 0, 100_000)
+    learning_rate = check_real("learning_rate", learning_rate, 0.0, lo_open=True)
+    rng = as_rng(rng)
+    model = AttentionModel(d, d, d, rng=rng)
+    losses = np.empty(0)
+    if theta0 == "pretrained":
+        teacher = AttentionModel(d, d, d, rng=rng)
+        X_pre = rng.standard_normal((max(2 * n, 64), length, d))
+        model, losses = model.pretrain(X_pre, teacher.forward(X_pre), steps, learning_rate,
+                                       return_losses=True)
+    X = rng.standard_normal((n, length, d))
+    K = model.entk(X, blocks=blocks)
+    lam = np.sort(np.maximum(np.linalg.eigvalsh(K / n), 0.0))[::-1]
+    return AttentionKernel(lam, K, model.forward(X), model, X, losses)
+
+
+def synthetic_tasks(d: int, length: int, n_per_task: int, *, n_tasks: int = 2,
+                    overlap: str = "disjoint", rng=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Regression tasks for task-vector experiments.
+
+    Task k's inputs use only its own block of the d feature coordinates (``overlap =
+    "disjoint"``, the others are zero) or all of them (``"shared"``); its target is a linear
+    function of the mean-pooled tokens with a task-specific direction.
+
+    Returns
+    -------
+    list of (X_k, y_k)
+        X_k of shape (n_per_task, length, d), y_k of shape (n_per_task,).
+    """
+    d = check_int("d", d, 1)
+    length = check_int("length", length, 1)
+    n_per_task = check_int("n_per_task", n_per_task, 1)
+    n_tasks = check_int("n_tasks", n_tasks, 1, 8)
+    overlap = check_option("overlap", overlap, ("disjoint", "shared"))
+    if overlap == "disjoint" and d < n_tasks:
+        raise ValueError(f"d must be >= n_tasks = {n_tasks} for disjoint tasks; got {d}")
+    rng = as_rng(rng)
+    edges = np.linspace(0, d, n_tasks + 1).round().astype(int)
+    tasks = []
+    for k in range(n_tasks):
+        X = rng.standard_normal((n_per_task, length, d))
+        if overlap == "disjoint":
+            mask = np.zeros(d)
+            mask[edges[k]:edges[k + 1]] = 1.0
+            X = X * mask
+        direction = rng.standard_normal(d) / np.sqrt(d)
+        tasks.append((X, X.mean(axis=1) @ direction))
+    return tasks
+
+
+def task_experiment(model: AttentionModel, tasks, *, steps: int,
+                    blocks=("q", "k", "v", "w")) -> TaskVectors:
+    """Task vectors with a step that is stable for every task: 1 / max_k lam_1(K_k / n_k).
+
+    Each task's fine-tuning is then monotone (no mode overshoots), so ``steps`` plays the part
+    of the stopping time shared by all tasks.
+    """
+    top = max(float(np.linalg.eigvalsh(model.entk(X, blocks=blocks) / len(X))[-1])
+              for X, _ in tasks)
+    return task_vectors(model, tasks, steps=steps, learning_rate=1.0 / top, blocks=blocks)

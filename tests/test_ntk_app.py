@@ -1,0 +1,93 @@
+"""The NTK explorer driven headlessly: every view shows what the backend computes."""
+
+import numpy as np
+import pytest
+
+from explorer import ntk
+from explorer.apps import ntk_app
+
+
+@pytest.fixture(scope="module")
+def app():
+    return ntk_app.make_app(query_string="")
+
+
+def expected_status(state):
+    return ntk_app.summary(ntk_app.compute(state), state)
+
+
+def test_default_view_matches_the_backend(app):
+    app.apply_preset("fast polynomial decay")
+    s = app.state
+    lam = ntk.spectrum("polynomial", s["n"], beta=s["beta"])
+    st = ntk.stopping_time(lam, s["R"], s["sigma"], alpha=s["alpha"] / lam[0])
+    assert app.views.t_hat.get_xdata()[0] == st.t_hat
+    assert f"T_hat={st.t_hat:.0f} steps" in app.status_text
+    assert app.status_text == expected_status(s)
+
+
+def test_time_slider_is_a_cheap_re_view(app):
+    n = app.n_computes
+    app.controls["log_t"].value = 2.5
+    assert app.n_computes == n
+    t = 10**2.5
+    assert app.views.now.get_xdata()[0] == pytest.approx(t)
+    s = app.state
+    lam = ntk.spectrum(s["source"], s["n"], beta=s["beta"])
+    coef = ntk.target_coefficients(lam, r=s["r"], R=1.0,
+                                   rng=np.random.default_rng([s["seed"], 0])) * s["R"]
+    grid = app.result.t
+    b, v, _ = ntk.risk_curve(lam, coef, s["sigma"], grid, alpha=1 / lam[0])
+    text = app.views.now_text.get_text()
+    assert f"risk {np.interp(t, grid, b) + np.interp(t, grid, v):.3g}" in text
+
+
+def test_t_hat_moves_with_R(app):
+    app.apply_preset("fast polynomial decay")
+    seen = []
+    for R in (0.2, 1.0, 5.0):
+        app.controls["R"].value = R
+        seen.append(app.result.stopping["pretrained"].t_hat)
+    assert seen[0] < seen[1] < seen[2]
+
+
+def test_attention_spectrum_and_task_vectors(app):
+    app.apply_preset("attention eNTK")
+    ak = ntk.attention_kernel(ntk_app.ATTENTION_N, blocks=("q", "k", "v", "w"),
+                              theta0="pretrained", rng=np.random.default_rng([0, 1]))
+    assert np.allclose(app.views.eig.get_ydata(), ak.eigenvalues[ak.eigenvalues > 0])
+    app.set_state({"blocks": "q,k,v", "overlap": "disjoint"})
+    inter = app.views.inter.get_array()
+    assert abs(inter[0, 1]) < 1e-12 and abs(inter[1, 0]) < 1e-12 and inter[0, 0] > 0
+    app.set_state({"blocks": "q,k,v,w"})
+    assert app.views.inter.get_array()[0, 1] > 1e-6      # a shared head couples the tasks
+    n = app.n_computes
+    app.controls["c2"].value = 0.0                        # re-view: only the bars move
+    assert app.n_computes == n
+    errs = app.result.tasks.errors([app.state["c1"], 0.0])
+    assert [b.get_height() for b in app.views.err_bars] == pytest.approx(list(errs))
+
+
+def test_large_steps_show_divergence_without_crashing(app):
+    app.apply_preset("step too large (diverges)")
+    assert app.last_error is None
+    assert "diverges" in app.status_text
+    assert "Note: alpha = " in app.status_text           # the backend's warning, shown
+    assert "explorer-status-warning" in app.status.value
+    assert app.result.curves["pretrained"][2][-1] > 1e6
+
+
+def test_rates_task_reports_fitted_slopes(app):
+    app.apply_preset("fast polynomial decay")
+    app.start_rates()
+    assert app.wait(300)
+    rs = app.rates_result
+    assert rs is not None and len(rs.n) == len(ntk_app.RATE_NS)
+    assert abs(rs.slopes["risk_oracle"] - rs.theory["risk_oracle"]) < 0.05
+    assert f"{rs.slopes['risk_oracle']:.2f}" in app.views.ax_rates.get_title()
+
+
+def test_url_round_trip(app):
+    app.set_state({"source": "spiked", "kappa": 30.0, "R": 0.4, "sigma": 0.2, "seed": 3})
+    clone = ntk_app.make_app(query_string=app.query_string())
+    assert clone.state == app.state and clone.status_text == app.status_text
