@@ -84,6 +84,14 @@ def figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def ntk_lm(args: argparse.Namespace) -> int:
+    """The real language model's eNTK (optional extra 'lm'; see explorer/ntk_lm.py)."""
+    from . import ntk_lm as lm
+
+    print(lm.write(args.out))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m explorer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -97,7 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     p_fig.add_argument("--out", required=True, help="output folder")
     p_fig.add_argument("--app", action="append", help="only this app (repeatable)")
     p_fig.set_defaults(func=figures)
+    p_lm = sub.add_parser("ntk-lm", help="recompute the eNTK of all-MiniLM-L6-v2 (extra 'lm')")
+    p_lm.add_argument("--out", default=None, help="where to write the .npz")
+    p_lm.set_defaults(func=ntk_lm)
     args = parser.parse_args(argv)
+    if getattr(args, "func", None) is ntk_lm and args.out is None:
+        from .ntk_lm import OUTPUT
+
+        args.out = str(OUTPUT)
     return args.func(args)
 
 

@@ -91,3 +91,13 @@ def test_url_round_trip(app):
     app.set_state({"source": "spiked", "kappa": 30.0, "R": 0.4, "sigma": 0.2, "seed": 3})
     clone = ntk_app.make_app(query_string=app.query_string())
     assert clone.state == app.state and clone.status_text == app.status_text
+
+
+def test_real_language_model_preset_uses_the_shipped_kernel(app):
+    lm = ntk.language_model_kernel()
+    app.apply_preset("real language model")
+    assert np.array_equal(app.result.lam, lm.eigenvalues)
+    assert app.state["R"] == pytest.approx(lm.R, abs=0.05)   # the preset's R is the real one
+    st = ntk.stopping_time(lm.eigenvalues, app.state["R"], app.state["sigma"],
+                           alpha=app.state["alpha"] / lm.eigenvalues[0])
+    assert app.result.stopping["pretrained"].t_hat == st.t_hat

@@ -11,7 +11,8 @@ import math
 import numpy as np
 import pytest
 
-from explorer.ntk._attention import BLOCKS, POOLINGS, AttentionModel, task_vectors
+from explorer.ntk._attention import BLOCKS, POOLINGS, AttentionModel
+from explorer.ntk._taskvectors import task_vectors
 
 FD_STEP = 1e-6  # central-difference step h
 FD_RTOL = 1e-6  # max |J - J_fd| / max |J_fd| (section 8.10)

@@ -20,9 +20,10 @@ __all__ = ["PARAMS", "PRESETS", "NtkResult", "compute", "make_app", "summary"]
 
 PARAMS = [
     Param("source", "choice", "polynomial",
-          options=("polynomial", "exponential", "finite_rank", "spiked", "attention"),
-          label="kernel", help="a synthetic eigenvalue decay, or the eNTK of a small attention "
-                               "model"),
+          options=("polynomial", "exponential", "finite_rank", "spiked", "attention",
+                   "language model"),
+          label="kernel", help="a synthetic eigenvalue decay, the eNTK of a small attention "
+                               "model, or the eNTK of a real pretrained sentence transformer"),
     Param("n", "int", 2000, lo=20, hi=5000, step=10, label="samples n",
           help="training-set size (number of eigenvalues)"),
     Param("beta", "float", 2.0, lo=1.05, hi=5.0, step=0.05, label="decay beta",
@@ -77,6 +78,8 @@ PRESETS = {
     "task vectors share a head": {"source": "attention", "n": ATTENTION_N,
                                   "blocks": "q,k,v,w", "overlap": "disjoint"},
     "step too large (diverges)": {"source": "polynomial", "alpha": 2.2, "log_t": 2.0},
+    # R: the sample RKHS distance of the real pretrained head from the labels, rounded.
+    "real language model": {"source": "language model", "R": 0.9, "sigma": 0.3, "log_t": 1.0},
 }
 
 
@@ -112,21 +115,32 @@ def _tasks(overlap: str, blocks: tuple, seed: int):
     return ntk.task_experiment(model, tasks, steps=TASK_STEPS, blocks=blocks)
 
 
-def spectrum_of(state) -> tuple[np.ndarray, Any]:
+@functools.lru_cache(maxsize=1)
+def _language_model():
+    return ntk.language_model_kernel()
+
+
+def spectrum_of(state) -> tuple[np.ndarray, Any, Any]:
+    """(eigenvalues, the kernel's source object or None, a unit-R residual or None)."""
     if state["source"] == "attention":
         ak = _attention(min(state["n"], 1000), state["theta0"], _blocks(state), state["seed"])
-        return ak.eigenvalues, ak
+        return ak.eigenvalues, ak, None
+    if state["source"] == "language model":
+        lm = _language_model()
+        # The real residual y - f0 of the pretrained head, rescaled to RKHS norm 1.
+        return lm.eigenvalues, lm, lm.coef / lm.R
     lam = ntk.spectrum(state["source"], state["n"], beta=state["beta"], gamma=state["gamma"],
                        m=min(state["rank"], state["n"]), kappa=state["kappa"])
-    return lam, None
+    return lam, None, None
 
 
 def compute(state: dict) -> NtkResult:
     """Backend calls for one state (pure; the shell caches results by state)."""
-    lam, attention = spectrum_of(state)
+    lam, attention, base = spectrum_of(state)
     alpha = state["alpha"] / float(lam.max())
-    rng = np.random.default_rng([state["seed"], 0])
-    base = ntk.target_coefficients(lam, r=state["r"], R=1.0, rng=rng)  # one direction
+    if base is None:  # a synthetic target: one direction with source condition r, R = 1
+        base = ntk.target_coefficients(lam, r=state["r"], R=1.0,
+                                       rng=np.random.default_rng([state["seed"], 0]))
     curves, stopping, oracle = {}, {}, {}
     t = np.r_[0.0, np.unique(np.round(np.geomspace(1, 1e8, 600)))]
     for name, R in (("pretrained", state["R"]), ("random", state["R_random"])):
@@ -289,7 +303,8 @@ def render(app: App, result: NtkResult, state: dict) -> list[str]:
         v.ax_spec.legend(fontsize="x-small")
         v.ax_spec.set_xlim(0.8, r.lam.size * 1.2)
         v.ax_spec.set_ylim(max(r.lam[pos].min(), r.lam[0] * 1e-12) / 2, r.lam[0] * 2)
-        title = "attention eNTK" if r.attention is not None else f"{state['source']} spectrum"
+        title = {"attention": "attention eNTK", "language model": "MiniLM last-layer eNTK"}.get(
+            state["source"], f"{state['source']} spectrum")
         v.ax_spec.set_title(title)
     rates = app.rates_result
     if v.changed("rates", (rates,)):

@@ -58,14 +58,17 @@ __all__ = [
     "theoretical_slopes",
 ]
 
-from ._attention import AttentionModel, TaskVectors, task_vectors  # noqa: E402
+from ._attention import AttentionModel  # noqa: E402
 from ._setups import (  # noqa: E402
     THETA0,
     AttentionKernel,
+    LanguageModelKernel,
     attention_kernel,
+    language_model_kernel,
     synthetic_tasks,
     task_experiment,
 )
+from ._taskvectors import TaskVectors, task_vectors  # noqa: E402
 
 __all__ += [
     "THETA0",
@@ -73,6 +76,8 @@ __all__ += [
     "AttentionModel",
     "TaskVectors",
     "attention_kernel",
+    "LanguageModelKernel",
+    "language_model_kernel",
     "synthetic_tasks",
     "task_experiment",
     "task_vectors",

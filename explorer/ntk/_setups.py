@@ -6,13 +6,16 @@ random theta0, and synthetic multi-task data for task vectors (reference/ntk.md 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from .._common import as_rng, check_int, check_option, check_real
-from ._attention import AttentionModel, TaskVectors, task_vectors
+from ._attention import AttentionModel
+from ._taskvectors import TaskVectors, task_vectors
 
-__all__ = ["AttentionKernel", "THETA0", "attention_kernel", "synthetic_tasks", "task_experiment"]
+__all__ = ["AttentionKernel", "LanguageModelKernel", "THETA0", "attention_kernel",
+           "language_model_kernel", "synthetic_tasks", "task_experiment"]
 
 THETA0 = ("pretrained", "random")
 
@@ -125,3 +128,50 @@ def task_experiment(model: AttentionModel, tasks, *, steps: int,
     top = max(float(np.linalg.eigvalsh(model.entk(X, blocks=blocks) / len(X))[-1])
               for X, _ in tasks)
     return task_vectors(model, tasks, steps=steps, learning_rate=1.0 / top, blocks=blocks)
+
+
+#: Shipped with the package; written by ``python -m explorer.ntk_lm`` (the optional 'lm' extra).
+LM_KERNEL_FILE = Path(__file__).resolve().parent / "data" / "minilm_entk.npz"
+
+
+@dataclass(frozen=True)
+class LanguageModelKernel:
+    """The empirical NTK of a real pretrained sentence transformer, precomputed.
+
+    Attributes
+    ----------
+    eigenvalues : ndarray, shape (n,)
+        Eigenvalues of K_n = J J^T / n (descending).
+    coef : ndarray, shape (n,)
+        The residual y - f0 in the eigenbasis, divided by sqrt(n): real data, not a model.
+    f0, y : ndarray, shape (n,)
+        The pretrained head's predictions and the +-1 sentiment labels.
+    R : float
+        sqrt(sum coef^2 / lam) over the positive eigenvalues: the sample RKHS distance.
+    model, blocks : str
+        Which network and which parameters the kernel is over.
+    n_params : int
+    """
+
+    eigenvalues: np.ndarray
+    coef: np.ndarray
+    f0: np.ndarray
+    y: np.ndarray
+    R: float
+    model: str
+    blocks: str
+    n_params: int
+
+
+def language_model_kernel(path: str | Path | None = None) -> LanguageModelKernel:
+    """Load the precomputed eNTK of all-MiniLM-L6-v2's last attention layer (see ntk_lm)."""
+    path = Path(path) if path is not None else LM_KERNEL_FILE
+    if not path.is_file():
+        raise ValueError(f"no language-model kernel at {path}; run python -m explorer.ntk_lm")
+    with np.load(path, allow_pickle=False) as z:
+        lam, coef = np.asarray(z["eigenvalues"], float), np.asarray(z["coef"], float)
+        pos = lam > 1e-12 * lam.max()
+        return LanguageModelKernel(
+            eigenvalues=lam, coef=coef, f0=np.asarray(z["f0"], float),
+            y=np.asarray(z["y"], float), R=float(np.sqrt(np.sum(coef[pos] ** 2 / lam[pos]))),
+            model=str(z["model"]), blocks=str(z["blocks"]), n_params=int(z["n_params"]))

@@ -1,0 +1,92 @@
+"""NTK budgets (issue: NTK explorer), each against a baseline timed in the same run.
+
+- setup of the closed-form predictor (one eigendecomposition) at n = 2000 against a bare
+  ``scipy.linalg.eigh`` of the same matrix (target <= 1.2x);
+- re-view latency of the app's time slider (render only, and with the Agg redraw) at n = 2000
+  (target <= 10 ms kernel-side);
+- ``stopping_time`` at n = 2000 (target <= 1 ms);
+- ``rate_sweep`` over 8 sizes, serial;
+- the attention eNTK for 300 inputs at d = 64 against a bare J @ J.T of the same Jacobian.
+
+Run: ``.venv/bin/python benchmarks/bench_ntk.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+sys.path.insert(0, os.path.dirname(__file__))
+
+import numpy as np  # noqa: E402
+import scipy.linalg  # noqa: E402
+from _util import best_of, table  # noqa: E402
+
+from explorer import ntk  # noqa: E402
+
+
+def main() -> None:
+    n = 2000
+    rng = np.random.default_rng(0)
+    J = rng.standard_normal((n, 1500))
+    K = J @ J.T
+    y, f0 = rng.standard_normal(n), rng.standard_normal(n)
+    bare_eigh = best_of(lambda: scipy.linalg.eigh(K / n), repeat=3)
+    setup = best_of(lambda: ntk.predict_fn(K, y, f0), repeat=3)
+    predict = ntk.predict_fn(K, y, f0, K_test=K[:200], f0_test=f0[:200])
+    call = best_of(lambda: predict(137), repeat=20)
+
+    lam = ntk.spectrum("polynomial", n, beta=2.0)
+    stop = best_of(lambda: ntk.stopping_time(lam, 1.0, 0.5), repeat=50)
+    noop = best_of(lambda: np.sum(np.minimum(lam, 0.01)), repeat=50)
+
+    ns = (100, 200, 400, 800, 1600, 3200, 6400, 12800)
+    rates = best_of(lambda: ntk.rate_sweep(ns, kind="polynomial", beta=2.0, R=1.0, sigma=0.5,
+                                           rng=0), repeat=1)
+    one_eigh_12800 = best_of(lambda: ntk.spectrum("polynomial", 12800), repeat=3)
+
+    from explorer.apps import ntk_app
+
+    app = ntk_app.make_app(query_string="")
+    values = iter(np.linspace(0.5, 7.5, 1000))
+    views = app.views
+
+    def render_only():
+        state = dict(app.state, log_t=float(next(values)))
+        return ntk_app.render(app, app.result, state)
+
+    def slider_with_draw():
+        app.controls["log_t"].value = float(next(values))
+
+    render = best_of(render_only, repeat=20)
+    slider = best_of(slider_with_draw, repeat=10)
+    redraw = best_of(views.figs["risk"].canvas.draw, repeat=5)
+
+    model = ntk.AttentionModel(64, 64, 64, rng=1)
+    X = rng.standard_normal((300, 8, 64))
+    entk = best_of(lambda: model.entk(X), repeat=5)
+    Jx = model.jacobian(X)
+    gram = best_of(lambda: Jx @ Jx.T, repeat=5)
+
+    print(table([
+        ("predict_fn setup n=2000 (one eigh)", setup, "scipy.linalg.eigh same matrix",
+         bare_eigh, "<= 1.2x"),
+        ("predict_fn call (train + 200 test)", call, "scipy.linalg.eigh same matrix",
+         bare_eigh, "-"),
+        ("time slider: render only", render, "Agg redraw of the risk view", redraw,
+         "<= 10 ms"),
+        ("time slider: callback incl. Agg redraw", slider, "Agg redraw of the risk view",
+         redraw, "-"),
+        ("stopping_time n=2000", stop, "one O(n) min-sum pass", noop, "<= 1 ms"),
+        ("rate_sweep 8 sizes (100..12800)", rates, "building the n=12800 spectrum",
+         one_eigh_12800, "-"),
+        ("attention eNTK N=300 d=64 (P=12352)", entk, "bare J @ J.T same Jacobian", gram,
+         "-"),
+    ]))
+
+
+if __name__ == "__main__":
+    main()
