@@ -327,9 +327,12 @@ def render(app: App, result: NtkResult, state: dict) -> list[str]:
         changed.append("tasks")
         v.inter.set_data(tv.interference)
         v.inter.set_clim(0, max(float(tv.interference.max()), 1e-12))
+        top = max(float(tv.interference.max()), 1e-12)
         for i in range(2):
             for j in range(2):
-                v.inter_text[i][j].set_text(f"{tv.interference[i, j]:.2g}")
+                value = tv.interference[i, j]
+                v.inter_text[i][j].set_text(f"{value:.2g}")
+                v.inter_text[i][j].set_color("k" if value > 0.6 * top else "w")
         errors = tv.errors([state["c1"], state["c2"]])
         for bar, e in zip(v.err_bars, errors, strict=True):
             bar.set_height(e)
