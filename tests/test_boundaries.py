@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BACKENDS = ["explorer", "explorer.sbm", "explorer.ntk", "explorer.sweep", "explorer._common"]
+BACKENDS = ["explorer", "explorer.sbm", "explorer.ntk", "explorer.iqp", "explorer.sweep",
+            "explorer._common"]
 UI_MODULES = ("ipywidgets", "matplotlib", "IPython", "ipympl", "tqdm")
 
 

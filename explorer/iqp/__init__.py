@@ -1,0 +1,48 @@
+r"""IQP quantum circuit Born machines trained with the MMD loss, classically.
+
+Model (Lerch, Bowles, Puig, Armengol, Holmes & Thanasilp, arXiv:2603.14576): the circuit
+H^n exp(i sum_j theta_j Z^{g_j}) H^n on |0^n> defines a distribution q_theta over n-bit strings,
+fitted to data by minimising MMD^2 with a Gaussian kernel. Its Z-correlators are averages over
+uniform bit strings, so the loss and its gradient are estimated without a quantum computer at
+any n (Recio-Armengol & Bowles, arXiv:2501.04776). How the angles start decides whether the
+loss landscape is flat (a barren plateau) or trainable.
+
+Modules: ``_circuit`` (gate sets, exact distributions and correlators for n <= 20, the
+Monte Carlo correlator estimator), ``_mmd`` (exact MMD^2 and the unbiased estimator with its
+analytic gradient), ``_init`` (the paper's initialization strategies).
+Derivations and conventions: the project's reference/iqp.md.
+"""
+
+from ._circuit import (
+    exact_expval,
+    exact_probs,
+    expval,
+    gate_matrix,
+    local_gates,
+    nearest_neighbour_gates,
+)
+from ._init import NORMALISATIONS, STRATEGIES, init_params
+from ._mmd import (
+    empirical_distribution,
+    mmd2,
+    mmd2_exact,
+    operator_probability,
+    sigma_for_mean_weight,
+)
+
+__all__ = [
+    "NORMALISATIONS",
+    "STRATEGIES",
+    "empirical_distribution",
+    "exact_expval",
+    "exact_probs",
+    "expval",
+    "gate_matrix",
+    "init_params",
+    "local_gates",
+    "mmd2",
+    "mmd2_exact",
+    "nearest_neighbour_gates",
+    "operator_probability",
+    "sigma_for_mean_weight",
+]

@@ -1,0 +1,224 @@
+"""IQP circuits against an independent dense statevector, analytic identities of
+reference/iqp.md section 9.2, and the estimators against exact values and finite differences."""
+
+import functools
+import itertools
+
+import numpy as np
+import pytest
+
+from explorer import iqp
+from explorer.iqp._circuit import _anticommuting, _gate_signs, _phases
+
+EXACT = 1e-12
+Z_SCORE = 5.0
+
+
+def statevector_probs(theta, gates, n):
+    """q_theta from dense matrices: U = prod_j (cos theta_j I + i sin theta_j X^{g_j})|0>."""
+    X, I2 = np.array([[0, 1], [1, 0]]), np.eye(2)
+    psi = np.zeros(2**n, dtype=complex)
+    psi[0] = 1.0
+    for th, g in zip(theta, gates, strict=True):
+        Xg = functools.reduce(np.kron, [X if i in g else I2 for i in range(n)])
+        psi = (np.cos(th) * np.eye(2**n) + 1j * np.sin(th) * Xg) @ psi
+    return np.abs(psi) ** 2
+
+
+def all_ops(n):
+    return np.array(list(itertools.product([0, 1], repeat=n)), dtype=np.uint8)
+
+
+def signs(ops, xs):
+    return 1 - 2 * ((ops.astype(int) @ xs.T.astype(int)) % 2)
+
+
+@pytest.mark.parametrize("n,gates", [(3, iqp.local_gates(3)), (4, iqp.local_gates(4, 3)),
+                                     (5, iqp.nearest_neighbour_gates(5, 2)), (1, [(0,)])])
+def test_exact_probs_match_dense_statevector(n, gates):
+    theta = np.random.default_rng(n).uniform(-np.pi, np.pi, len(gates))
+    assert np.allclose(iqp.exact_probs(theta, gates, n), statevector_probs(theta, gates, n),
+                       atol=EXACT)
+
+
+def test_exact_expval_matches_the_distribution():
+    n, gates = 4, iqp.local_gates(4)
+    theta = np.random.default_rng(1).uniform(-np.pi, np.pi, len(gates))
+    q = statevector_probs(theta, gates, n)
+    ops = all_ops(n)
+    assert np.allclose(iqp.exact_expval(theta, gates, ops), signs(ops, all_ops(n)) @ q,
+                       atol=EXACT)
+
+
+def test_analytic_identities():
+    n, gates = 4, iqp.local_gates(4)
+    m = len(gates)
+    ops = all_ops(n)
+    q0 = iqp.exact_probs(np.zeros(m), gates, n)
+    assert q0[0] == pytest.approx(1.0) and np.allclose(iqp.exact_expval(np.zeros(m), gates,
+                                                                        ops), 1.0)
+    # single-qubit gates only: a product of Bernoulli(sin^2 theta_i)
+    th = np.array([0.3, -1.1, 0.7, 2.0])
+    q = iqp.exact_probs(th, [(i,) for i in range(n)], n)
+    p1 = np.sin(th) ** 2
+    prod = [np.prod([p1[i] if x[i] else 1 - p1[i] for i in range(n)]) for x in all_ops(n)]
+    assert np.allclose(q, prod, atol=EXACT)
+    # the unbiased centre is the uniform distribution
+    centre = iqp.init_params("unbiased", gates, scale=0.0, n=n)
+    assert np.allclose(iqp.exact_probs(centre, gates, n), 1 / 2**n, atol=EXACT)
+    # one XX gate: q(00) = cos^2 phi, q(11) = sin^2 phi; <Z_i Z_j> = cos2ti cos2tj with singles
+    phi = 0.4
+    q = iqp.exact_probs([phi], [(0, 1)], 2)
+    assert np.allclose(q, [np.cos(phi) ** 2, 0, 0, np.sin(phi) ** 2], atol=EXACT)
+    t0, t1 = 0.2, -0.9
+    zz = iqp.exact_expval([t0, t1, phi], [(0,), (1,), (0, 1)], [[1, 1]])
+    assert zz[0] == pytest.approx(np.cos(2 * t0) * np.cos(2 * t1))
+
+
+def test_invariances_and_parseval():
+    n, gates = 5, iqp.local_gates(5)
+    theta = np.random.default_rng(2).uniform(-np.pi, np.pi, len(gates))
+    q = iqp.exact_probs(theta, gates, n)
+    shift = theta.copy()
+    shift[3] += np.pi
+    assert np.allclose(iqp.exact_probs(shift, gates, n), q, atol=EXACT)
+    assert np.allclose(iqp.exact_probs(-theta, gates, n), q, atol=EXACT)
+    corr = iqp.exact_expval(theta, gates, all_ops(n))
+    assert np.sum(corr**2) == pytest.approx(2**n * np.sum(q**2))
+
+
+def test_data_dependent_centre_matches_the_marginals():
+    rng = np.random.default_rng(3)
+    data = (rng.random((200, 4)) < [0.1, 0.5, 0.7, 0.3]).astype(np.uint8)
+    gates = iqp.local_gates(4)
+    theta = iqp.init_params("data", gates, data=data, scale=0.0)
+    mu = data.mean(axis=0)
+    ops = all_ops(4)
+    want = np.array([np.prod((1 - 2 * mu)[a.astype(bool)]) for a in ops])
+    assert np.allclose(iqp.exact_expval(theta, gates, ops), want, atol=1e-12)
+
+
+def test_z_average_over_all_strings_is_exact_and_variance_identity():
+    n, gates = 4, iqp.local_gates(4)
+    G = iqp.gate_matrix(gates, n)
+    theta = np.random.default_rng(4).uniform(-np.pi, np.pi, len(gates))
+    ops = all_ops(n)
+    Z = all_ops(n)
+    c = np.cos(_phases(theta, _anticommuting(ops, G), _gate_signs(Z, G)))
+    exact = iqp.exact_expval(theta, gates, ops)
+    assert np.allclose(c.mean(axis=1), exact, atol=EXACT)
+    exact2 = iqp.exact_expval(2 * theta, gates, ops)
+    assert np.allclose(c.var(axis=1), (1 + exact2) / 2 - exact**2, atol=EXACT)
+
+
+def test_monte_carlo_expval_within_standard_errors():
+    n, gates = 6, iqp.local_gates(6)
+    theta = np.random.default_rng(5).uniform(-np.pi, np.pi, len(gates))
+    ops = np.random.default_rng(6).integers(0, 2, size=(30, n))
+    mean, se = iqp.expval(theta, gates, ops, n_samples=20000, rng=7)
+    exact = iqp.exact_expval(theta, gates, ops)
+    assert np.all(np.abs(mean - exact) <= Z_SCORE * se + 1e-12)
+
+
+def test_bandwidth_and_operator_distribution():
+    for n, w in [(6, 2.0), (20, 2.0), (150, 2.0), (10, 4.5)]:
+        sigma = iqp.sigma_for_mean_weight(n, w)
+        assert n * iqp.operator_probability(sigma) == pytest.approx(w)
+    with pytest.raises(ValueError, match=r"w must be in \(0, 2\)"):
+        iqp.sigma_for_mean_weight(4, 2.0)   # the degenerate w = n/2 edge
+
+
+def test_mmd_kernel_form_equals_operator_form():
+    n, gates = 4, iqp.local_gates(4)
+    rng = np.random.default_rng(8)
+    theta = rng.uniform(-np.pi, np.pi, len(gates))
+    data = (rng.random((50, n)) < 0.4).astype(np.uint8)
+    sigma = 0.9
+    p = iqp.operator_probability(sigma)
+    ops = all_ops(n)
+    weight = ops.sum(axis=1)
+    P = p**weight * (1 - p) ** (n - weight)
+    t = signs(ops, data).mean(axis=1)
+    operator_form = np.sum(P * (iqp.exact_expval(theta, gates, ops) - t) ** 2)
+    assert iqp.mmd2_exact(theta, gates, data, sigma) == pytest.approx(operator_form, rel=1e-10)
+    # theta = 0: E_a[(1 - t_a)^2]
+    assert iqp.mmd2_exact(np.zeros(len(gates)), gates, data, sigma) == pytest.approx(
+        np.sum(P * (1 - t) ** 2), rel=1e-10)
+    # a very wide kernel sees no difference: MMD^2 -> 0 as sigma -> inf
+    assert iqp.mmd2_exact(theta, gates, data, 1e4) < 1e-6
+
+
+def test_estimator_is_unbiased_for_its_exact_expectation():
+    n, gates = 4, iqp.local_gates(4)
+    rng = np.random.default_rng(9)
+    theta = rng.uniform(-np.pi, np.pi, len(gates))
+    data = (rng.random((30, n)) < 0.3).astype(np.uint8)
+    sigma, M = 1.1, 30
+    p = iqp.operator_probability(sigma)
+    ops = all_ops(n)
+    weight = ops.sum(axis=1)
+    P = p**weight * (1 - p) ** (n - weight)
+    t = signs(ops, data).mean(axis=1)
+    z = iqp.exact_expval(theta, gates, ops)
+    expected = np.sum(P * (z * z - 2 * z * t + (M * t * t - 1) / (M - 1)))
+    draws = [iqp.mmd2(theta, gates, data, sigma, n_ops=50, n_samples=50, rng=s)
+             for s in range(400)]
+    assert abs(np.mean(draws) - expected) < Z_SCORE * np.std(draws) / np.sqrt(len(draws))
+
+
+def test_estimator_gradient_matches_finite_differences_with_fixed_draws():
+    n, gates = 5, iqp.local_gates(5)
+    rng = np.random.default_rng(10)
+    theta = rng.uniform(-np.pi, np.pi, len(gates))
+    data = (rng.random((40, n)) < 0.5).astype(np.uint8)
+    kw = dict(n_ops=40, n_samples=60, grad=False)
+    value, grad = iqp.mmd2(theta, gates, data, 0.8, n_ops=40, n_samples=60, rng=11, grad=True)
+    h = 1e-6
+    for k in range(len(gates)):
+        e = np.zeros(len(gates))
+        e[k] = h
+        fd = (iqp.mmd2(theta + e, gates, data, 0.8, rng=11, **kw)
+              - iqp.mmd2(theta - e, gates, data, 0.8, rng=11, **kw)) / (2 * h)
+        assert fd == pytest.approx(grad[k], abs=1e-8)
+    assert value == iqp.mmd2(theta, gates, data, 0.8, rng=11, **kw)
+
+
+def test_init_params_recipes():
+    gates = iqp.local_gates(5)
+    m = len(gates)
+    rng = np.random.default_rng(12)
+    data = (rng.random((100, 5)) < 0.4).astype(np.uint8)
+    full = iqp.init_params("full_range", gates, n=5, rng=0)
+    assert np.all(np.abs(full) <= np.pi)
+    for norm, nu in (("unit", 1), ("sqrt", np.sqrt(m)), ("linear", m)):
+        th = iqp.init_params("identity", gates, n=5, scale=0.3, normalisation=norm, rng=1)
+        assert np.all(np.abs(th) <= np.pi * 0.3 / nu) and np.any(th != 0)
+    cov = iqp.init_params("covariance", gates, data=data, scale=1.0, rng=2)
+    C = np.cov(2.0 * data - 1, rowvar=False)
+    np.fill_diagonal(C, 0)
+    pairs = [g for g in gates if len(g) == 2]
+    pair_angles = cov[5:]
+    ratio = pair_angles / np.array([C[i, j] for i, j in pairs])
+    assert np.allclose(ratio, ratio[0])                      # one shared factor c
+    assert np.max(np.abs(pair_angles)) <= np.pi
+    assert np.allclose(cov[:5], np.arcsin(np.sqrt(data.mean(axis=0))))
+    with pytest.raises(ValueError, match="needs data"):
+        iqp.init_params("data", gates, n=5)
+    with pytest.raises(ValueError, match="strategy must be one of 'full_range'"):
+        iqp.init_params("xavier", gates, n=5)
+
+
+def test_gate_sets_and_validation():
+    assert len(iqp.local_gates(150)) == 150 + 150 * 149 // 2 == 11325
+    g = iqp.local_gates(4, 3)
+    assert g[:4] == [(0,), (1,), (2,), (3,)] and g[4] == (0, 1) and g[-1] == (1, 2, 3)
+    assert iqp.nearest_neighbour_gates(5, distance=2)[5:] == [(0, 1), (0, 2), (1, 2), (1, 3),
+                                                             (2, 3), (2, 4), (3, 4)]
+    with pytest.raises(ValueError, match=r"gates\[1\] must be a non-empty tuple of qubits"):
+        iqp.exact_probs([0.1, 0.2], [(0,), (5,)], 3)
+    with pytest.raises(ValueError, match="theta must have one angle per gate"):
+        iqp.exact_probs([0.1], [(0,), (1,)], 2)
+    with pytest.raises(ValueError, match=r"n must be an integer in \[1, 20\]"):
+        iqp.exact_probs([0.1], [(0,)], 21)
+    with pytest.raises(ValueError, match="data must be a 0/1 array"):
+        iqp.mmd2_exact([0.1], [(0,)], [[0.5], [1]], 1.0)
