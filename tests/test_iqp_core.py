@@ -222,3 +222,21 @@ def test_gate_sets_and_validation():
         iqp.exact_probs([0.1], [(0,)], 21)
     with pytest.raises(ValueError, match="data must be a 0/1 array"):
         iqp.mmd2_exact([0.1], [(0,)], [[0.5], [1]], 1.0)
+
+
+@pytest.mark.parametrize("sigma", [0.6, 1.5, 4.0])
+def test_structured_phases_equal_the_dense_construction(sigma):
+    n = 9
+    gates = iqp.local_gates(n)
+    gates = [g for k, g in enumerate(gates) if k % 5 != 3]   # some singles and pairs missing
+    rng = np.random.default_rng(20)
+    theta = rng.uniform(-np.pi, np.pi, len(gates))
+    data = (rng.random((60, n)) < 0.4).astype(np.uint8)
+    kw = dict(n_ops=80, n_samples=70, rng=21, grad=True)
+    v_d, g_d = iqp.mmd2(theta, gates, data, sigma, method="dense", **kw)
+    v_s, g_s = iqp.mmd2(theta, gates, data, sigma, method="structured", **kw)
+    assert v_s == pytest.approx(v_d, abs=1e-12)
+    assert np.allclose(g_s, g_d, atol=1e-12)
+    with pytest.raises(ValueError, match="at most two qubits"):
+        iqp.mmd2(np.zeros(4), [(0,), (1,), (2,), (0, 1, 2)], data[:, :3], 1.0, n_ops=5,
+                 n_samples=5, method="structured")

@@ -71,21 +71,42 @@ def nearest_neighbour_gates(n: int, distance: int = 1,
 
 
 def gate_matrix(gates: Sequence[Sequence[int]], n: int) -> np.ndarray:
-    """The 0/1 generator matrix G (m x n) of a gate set, validating every gate."""
+    """The 0/1 generator matrix G (m x n) of a gate set, validating every gate.
+
+    Built from one flat array of qubit indices (a gate set at n = 1000 has half a million
+    gates, so a Python loop per gate would dominate a loss evaluation).
+    """
     n = check_int("n", n, 1)
     if len(gates) == 0:
         raise ValueError("gates must hold at least one generator; got none")
+    try:
+        lengths = np.fromiter((len(g) for g in gates), dtype=np.int64, count=len(gates))
+        flat = np.fromiter(itertools.chain.from_iterable(gates), dtype=np.int64,
+                           count=int(lengths.sum()))
+    except (TypeError, ValueError):
+        bad = next((j for j, g in enumerate(gates) if not _is_qubit_tuple(g)), 0)
+        raise ValueError(f"gates[{bad}] must be a non-empty tuple of qubits in [0, {n - 1}]; "
+                         f"got {gates[bad]!r}") from None
+    rows = np.repeat(np.arange(len(gates)), lengths)
+    bad_rows = np.union1d(np.flatnonzero(lengths == 0), rows[(flat < 0) | (flat >= n)])
+    if bad_rows.size:
+        j = int(bad_rows[0])
+        raise ValueError(f"gates[{j}] must be a non-empty tuple of qubits in [0, {n - 1}]; "
+                         f"got {gates[j]!r}")
     G = np.zeros((len(gates), n), dtype=np.uint8)
-    for j, g in enumerate(gates):
-        qubits = tuple(g) if not isinstance(g, int | np.integer) else (int(g),)
-        if not qubits or any(not isinstance(q, int | np.integer) or not 0 <= q < n
-                             for q in qubits):
-            raise ValueError(f"gates[{j}] must be a non-empty tuple of qubits in [0, {n - 1}]; "
-                             f"got {g!r}")
-        if len(set(qubits)) != len(qubits):
-            raise ValueError(f"gates[{j}] repeats a qubit; got {g!r}")
-        G[j, list(qubits)] = 1
+    G[rows, flat] = 1
+    repeats = np.flatnonzero(G.sum(axis=1, dtype=np.int64) != lengths)
+    if repeats.size:
+        j = int(repeats[0])
+        raise ValueError(f"gates[{j}] repeats a qubit; got {gates[j]!r}")
     return G
+
+
+def _is_qubit_tuple(g) -> bool:
+    try:
+        return len(g) > 0 and all(isinstance(q, int | np.integer) for q in g)
+    except TypeError:
+        return False
 
 
 def _check_theta(theta, m: int) -> np.ndarray:

@@ -19,16 +19,9 @@ import math
 
 import numpy as np
 
-from .._common import as_rng, check_array, check_int, check_real
-from ._circuit import (
-    EXACT_MAX_N,
-    _anticommuting,
-    _check_theta,
-    _gate_signs,
-    _phases,
-    exact_probs,
-    gate_matrix,
-)
+from .._common import as_rng, check_array, check_int, check_option, check_real
+from ._circuit import EXACT_MAX_N, _check_theta, _gate_signs, exact_probs, gate_matrix
+from ._phases import phase_model
 
 __all__ = ["empirical_distribution", "mmd2", "mmd2_exact", "operator_probability",
            "sigma_for_mean_weight"]
@@ -106,7 +99,7 @@ def mmd2_exact(theta, gates, data, sigma: float) -> float:
 
 
 def mmd2(theta, gates, data, sigma: float, *, n_ops: int, n_samples: int, rng=None,
-         grad: bool = False):
+         grad: bool = False, method: str = "auto"):
     """Unbiased estimate of the squared MMD, and optionally its gradient from the same draws.
 
     Draws ``n_ops`` operators a ~ P_sigma and ``n_samples`` uniform strings z shared by them;
@@ -131,6 +124,9 @@ def mmd2(theta, gates, data, sigma: float, *, n_ops: int, n_samples: int, rng=No
     grad : bool
         Also return the gradient with respect to theta (the exact derivative of this
         estimate with the draws held fixed).
+    method : {"auto", "dense", "structured"}
+        How the phases are computed (same numbers; see ``explorer.iqp._phases``): "auto"
+        takes the cheaper for the gate set and the drawn operators.
 
     Returns
     -------
@@ -152,16 +148,20 @@ def mmd2(theta, gates, data, sigma: float, *, n_ops: int, n_samples: int, rng=No
     rng = as_rng(rng)
     ops = (rng.random((L, n)) < operator_probability(sigma)).astype(np.uint8)
     Z = rng.integers(0, 2, size=(N, n), dtype=np.uint8)
+    method = check_option("method", method, ("auto", "dense", "structured"))
+    if method == "structured" and G.sum(axis=1).max() > 2:
+        raise ValueError("method 'structured' needs gates of at most two qubits")
     t = _gate_signs(data, ops).mean(axis=0)  # t_a = mean over data of (-1)^{a.x}
-    S = _anticommuting(ops, G)
-    Sigma = _gate_signs(Z, G)
-    Phi = _phases(theta, S, Sigma)
+    model = phase_model(G, ops, Z, method)
+    Phi = model.phases(theta)
     c = np.cos(Phi)
     m1, m2 = c.mean(axis=1), (c * c).mean(axis=1)
     ell = (N * m1 * m1 - m2) / (N - 1) - 2 * m1 * t + (M * t * t - 1) / (M - 1)
     value = float(ell.mean())
     if not grad:
         return value
-    R = (-2.0 / N) * (((2 * N * m1 / (N - 1) - 2 * t) / L)[:, None] * np.sin(Phi)
-                      - np.sin(2 * Phi) / ((N - 1) * L))
-    return value, np.sum(S * (R @ Sigma), axis=0)
+    # dL/dPhi_as; sin 2Phi = 2 sin Phi cos Phi saves a transcendental pass
+    sin = np.sin(Phi)
+    R = (-1.0 / N) * sin * (((2 * N * m1 / (N - 1) - 2 * t) / L)[:, None]
+                            - 2.0 * c / ((N - 1) * L))
+    return value, model.grad(R)
