@@ -9,7 +9,8 @@ loss landscape is flat (a barren plateau) or trainable.
 
 Modules: ``_circuit`` (gate sets, exact distributions and correlators for n <= 20, the
 Monte Carlo correlator estimator), ``_mmd`` (exact MMD^2 and the unbiased estimator with its
-analytic gradient), ``_init`` (the paper's initialization strategies).
+analytic gradient), ``_phases`` (dense and structured phase computations), ``_init`` (the
+paper's initialization strategies), ``_train`` (optimizers, training, loss variance).
 Derivations and conventions: the project's reference/iqp.md.
 """
 
@@ -29,8 +30,15 @@ from ._mmd import (
     operator_probability,
     sigma_for_mean_weight,
 )
+from ._train import OPTIMIZERS, LossVariance, adam, loss_variance, sgd, train
 
 __all__ = [
+    "OPTIMIZERS",
+    "LossVariance",
+    "adam",
+    "loss_variance",
+    "sgd",
+    "train",
     "NORMALISATIONS",
     "STRATEGIES",
     "empirical_distribution",
