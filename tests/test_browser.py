@@ -191,3 +191,21 @@ def test_ntk_moving_R_moves_t_hat(page, voila_url):
         _set_readout(page, "R (pretrained)", str(R))
         expect(status).to_contain_text(f"(R={R:g}): T_hat={t_hat:.0f} steps",
                                        timeout=UPDATE_TIMEOUT)
+
+
+IQP = "/voila/render/02_iqp_born_machine.ipynb"
+
+
+def test_iqp_short_training_grows_the_curves(page, voila_url):
+    page.goto(voila_url + IQP + "?n_train=10&steps=20&n_ops=40&n=6")
+    _wait_for_app(page)
+    figure = page.locator("div.jupyter-matplotlib-figure").nth(3)      # the training view
+    canvas = figure.locator("canvas").first
+    canvas.scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    before = canvas.screenshot()
+    page.get_by_role("button", name="Run training").click()
+    expect(page.locator(".widget-label").filter(has_text="training: 100/100")).to_have_count(
+        1, timeout=120_000)
+    page.wait_for_timeout(1500)
+    assert canvas.screenshot() != before, "the training curves did not appear"

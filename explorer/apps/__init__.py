@@ -7,5 +7,6 @@ without any Jupyter package installed.
 #: App name -> module path; the CLI and the landing page iterate over it.
 APPS = {
     "sbm": "explorer.apps.sbm_app",
+    "iqp": "explorer.apps.iqp_app",
     "ntk": "explorer.apps.ntk_app",
 }

@@ -23,6 +23,7 @@ from ._circuit import (
     nearest_neighbour_gates,
 )
 from ._init import NORMALISATIONS, STRATEGIES, init_params
+from ._landscape import loss_slice, low_order_statistics
 from ._mmd import (
     empirical_distribution,
     mmd2,
@@ -48,6 +49,8 @@ __all__ = [
     "gate_matrix",
     "init_params",
     "local_gates",
+    "loss_slice",
+    "low_order_statistics",
     "mmd2",
     "mmd2_exact",
     "nearest_neighbour_gates",

@@ -1,0 +1,114 @@
+"""Slices of the MMD^2 landscape through a starting point, and the model's low-order statistics.
+
+The phases are linear in theta, Phi(theta0 + u d1 + v d2) = Phi(theta0) + u Phi(d1) + v Phi(d2),
+so a whole 1-D or 2-D slice costs three phase computations plus one cosine pass per grid point;
+the random draws are shared by every point (common random numbers), so an estimated slice is a
+smooth function (reference/iqp.md section 11). For n <= 20 the slice can be exact instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._common import as_rng, check_array, check_int, check_real
+from ._circuit import (
+    EXACT_MAX_N,
+    _check_theta,
+    _gate_signs,
+    _phase_exponent,
+    _walsh_hadamard,
+    exact_expval,
+    gate_matrix,
+)
+from ._mmd import _check_data, _kernel_quadratic, empirical_distribution, operator_probability
+from ._phases import phase_model
+
+__all__ = ["loss_slice", "low_order_statistics"]
+
+
+def loss_slice(theta0, directions, coords, gates, data, sigma: float, *, exact: bool | None = None,
+               n_ops: int = 500, n_samples: int = 500, rng=None) -> np.ndarray:
+    """MMD^2 on a grid theta0 + sum_k c_k d_k, exactly or with common random numbers.
+
+    Parameters
+    ----------
+    theta0 : array_like, shape (m,)
+    directions : array_like, shape (D, m)
+        One or two directions (D = 1 or 2).
+    coords : array_like, shape (P, D)
+        Grid points, one row per point.
+    gates, data, sigma
+        As in :func:`mmd2`.
+    exact : bool, optional
+        Exact MMD^2 (V-statistic; n <= 20); default: exact when n <= 12.
+    n_ops, n_samples, rng
+        Draws of the estimator, shared by all grid points.
+
+    Returns
+    -------
+    ndarray, shape (P,)
+    """
+    data = _check_data(data)
+    M, n = data.shape
+    G = gate_matrix(gates, n)
+    theta0 = _check_theta(theta0, G.shape[0])
+    D = check_array("directions", directions, ndim=(1, 2))
+    D = np.atleast_2d(D)
+    if D.shape[1] != G.shape[0] or D.shape[0] not in (1, 2):
+        raise ValueError(f"directions must have shape (1 or 2, {G.shape[0]}); got {D.shape}")
+    C = check_array("coords", coords, ndim=(1, 2))
+    C = C.reshape(-1, D.shape[0])
+    sigma = check_real("sigma", sigma, 0.0, lo_open=True)
+    exact = n <= 12 if exact is None else bool(exact)
+    if exact:
+        if n > EXACT_MAX_N:
+            raise ValueError(f"exact slices need n <= {EXACT_MAX_N}; got n = {n}")
+        E0 = _phase_exponent(theta0, G).reshape(-1)
+        Ek = [_phase_exponent(d, G).reshape(-1) for d in D]
+        p_hat = empirical_distribution(data)
+        out = np.empty(C.shape[0])
+        for i, c in enumerate(C):
+            E = E0 + sum(ck * e for ck, e in zip(c, Ek, strict=True))
+            psi = _walsh_hadamard(np.exp(1j * E)) / 2**n
+            q = psi.real**2 + psi.imag**2
+            out[i] = _kernel_quadratic(q / q.sum() - p_hat, n, sigma)
+        return out
+    L = check_int("n_ops", n_ops, 1)
+    N = check_int("n_samples", n_samples, 2)
+    rng = as_rng(rng)
+    ops = (rng.random((L, n)) < operator_probability(sigma)).astype(np.uint8)
+    Z = rng.integers(0, 2, size=(N, n), dtype=np.uint8)
+    t = _gate_signs(data, ops).mean(axis=0)
+    model = phase_model(G, ops, Z)
+    P0 = model.phases(theta0)
+    Pk = [model.phases(d) for d in D]
+    out = np.empty(C.shape[0])
+    for i, c in enumerate(C):
+        cos = np.cos(P0 + sum(ck * p for ck, p in zip(c, Pk, strict=True)))
+        m1, m2 = cos.mean(axis=1), (cos * cos).mean(axis=1)
+        ell = (N * m1 * m1 - m2) / (N - 1) - 2 * m1 * t + (M * t * t - 1) / (M - 1)
+        out[i] = ell.mean()
+    return out
+
+
+def low_order_statistics(theta, gates, data) -> dict[str, np.ndarray]:
+    """Model vs data: bit means and pair correlations <Z_i Z_j> (exact; n <= 20).
+
+    Returns
+    -------
+    dict
+        ``model_mean``, ``data_mean`` (n,); ``model_pair``, ``data_pair`` (n (n - 1) / 2,) for
+        the pairs i < j in lexicographic order.
+    """
+    data = _check_data(data)
+    n = check_int("number of bits in data", data.shape[1], 1, EXACT_MAX_N)
+    eye = np.eye(n, dtype=np.uint8)
+    i, j = np.triu_indices(n, 1)
+    pairs = eye[i] | eye[j]
+    z_single = exact_expval(theta, gates, eye)
+    z_pair = exact_expval(theta, gates, pairs) if pairs.size else np.empty(0)
+    spins = 1.0 - 2.0 * data
+    return {
+        "model_mean": (1 - z_single) / 2, "data_mean": data.mean(axis=0),
+        "model_pair": z_pair, "data_pair": np.mean(spins[:, i] * spins[:, j], axis=0),
+    }
