@@ -240,3 +240,19 @@ def test_structured_phases_equal_the_dense_construction(sigma):
     with pytest.raises(ValueError, match="at most two qubits"):
         iqp.mmd2(np.zeros(4), [(0,), (1,), (2,), (0, 1, 2)], data[:, :3], 1.0, n_ops=5,
                  n_samples=5, method="structured")
+
+
+def test_single_precision_dense_products_stay_far_below_sampling_error(monkeypatch):
+    from explorer.iqp import _phases
+
+    n = 40
+    gates = iqp.local_gates(n)
+    rng = np.random.default_rng(22)
+    theta = rng.uniform(-np.pi, np.pi, len(gates))
+    data = (rng.random((50, n)) < 0.5).astype(np.uint8)
+    kw = dict(n_ops=100, n_samples=100, rng=23, grad=True, method="dense")
+    v64, g64 = iqp.mmd2(theta, gates, data, 0.5, **kw)
+    monkeypatch.setattr(_phases, "SINGLE_PRECISION_ABOVE", 0)
+    v32, g32 = iqp.mmd2(theta, gates, data, 0.5, **kw)
+    assert abs(v32 - v64) < 1e-4 and np.max(np.abs(g32 - g64)) < 1e-4
+    assert abs(v32 - v64) < 1e-2 / np.sqrt(100)          # far below the sampling error
