@@ -75,3 +75,26 @@ def test_data_dependent_start_beats_unbiased_on_genomic_data():
         theta = iqp.init_params(strategy, gates, data=data, scale=0.0)
         losses[strategy] = iqp.mmd2_exact(theta, gates, data, sigma)
     assert losses["data"] < losses["unbiased"]
+
+
+def test_dask_scheduler_address_is_validated_and_used(app):
+    distributed = pytest.importorskip("distributed")
+    app.set_state({"n_max": 6, "draws": 10, "bandwidth": "mean weight"})
+    app.scheduler.value = "__import__('os')"
+    app.start_variance()
+    app.wait(60)
+    assert "dask scheduler must look like tcp://host:port" in app.status_text
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None,
+                                  silence_logs=40) as cluster:
+        app.scheduler.value = cluster.scheduler_address
+        app.start_variance()
+        assert app.wait(300)
+        local = iqp.loss_variance([6], "identity", data=datasets.genomic(6, rng=2026),
+                                  scale=10 ** app.state["log_scale"], n_draws=10,
+                                  rng=np.random.default_rng([app.state["seed"], 4, 1]))
+        assert np.array_equal(app.variance["identity"].variance, local.variance)
+        for client in app.dask_clients.values():
+            client.close()
+        app.dask_clients.clear()
+    app.scheduler.value = ""

@@ -256,3 +256,42 @@ def test_single_precision_dense_products_stay_far_below_sampling_error(monkeypat
     v32, g32 = iqp.mmd2(theta, gates, data, 0.5, **kw)
     assert abs(v32 - v64) < 1e-4 and np.max(np.abs(g32 - g64)) < 1e-4
     assert abs(v32 - v64) < 1e-2 / np.sqrt(100)          # far below the sampling error
+
+
+def test_exact_probs_match_expm_of_the_kronecker_generators():
+    from scipy.linalg import expm
+
+    n, gates = 6, iqp.nearest_neighbour_gates(6, 2)
+    theta = np.random.default_rng(30).uniform(-np.pi, np.pi, len(gates))
+    X, I2 = np.array([[0.0, 1.0], [1.0, 0.0]]), np.eye(2)
+    H = sum(t * functools.reduce(np.kron, [X if i in g else I2 for i in range(n)])
+            for t, g in zip(theta, gates, strict=True))
+    psi = expm(1j * H)[:, 0]                      # all gates commute: one exponential
+    assert np.allclose(iqp.exact_probs(theta, gates, n), np.abs(psi) ** 2, atol=EXACT)
+
+
+def test_estimator_over_all_strings_is_exact_at_n8():
+    n, gates = 8, iqp.local_gates(8)
+    G = iqp.gate_matrix(gates, n)
+    theta = np.random.default_rng(31).uniform(-np.pi, np.pi, len(gates))
+    ops = np.random.default_rng(32).integers(0, 2, size=(40, n)).astype(np.uint8)
+    Z = all_ops(n)
+    c = np.cos(_phases(theta, _anticommuting(ops, G), _gate_signs(Z, G)))
+    assert np.max(np.abs(c.mean(axis=1) - iqp.exact_expval(theta, gates, ops))) < EXACT
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: iqp.exact_probs([], [], 3), "gates must hold at least one generator"),
+    (lambda: iqp.mmd2_exact([0.1], [(0,)], [[0], [1]], 0.0), r"sigma must be in \(0, inf\)"),
+    (lambda: iqp.mmd2([0.1], [(0,)], [[0], [1]], -1.0, n_ops=5, n_samples=5),
+     r"sigma must be in \(0, inf\)"),
+    (lambda: iqp.expval([0.1], [(0,)], [[1]], n_samples=1), r"n_samples must be an integer"),
+    (lambda: iqp.mmd2([0.1, 0.2], [(0,), (1,)], [[0], [1]], 1.0, n_ops=5, n_samples=5),
+     r"gates\[1\] must be a non-empty tuple of qubits in \[0, 0\]"),
+    (lambda: iqp.mmd2_exact([0.1], [(0,)], [[2], [1]], 1.0), r"data entries must be in \[0, 1\]"),
+    (lambda: iqp.mmd2_exact([0.1], [(0,)], [[0.5], [1]], 1.0), "data must be a 0/1 array"),
+    (lambda: iqp.mmd2_exact([0.1], [(0,)], np.zeros((3, 21)), 1.0), r"\[1, 20\]"),
+])
+def test_bad_inputs_are_named(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

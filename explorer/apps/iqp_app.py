@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +22,8 @@ from ._shell import App, ChangeTracker, Param, new_figure
 
 __all__ = ["PARAMS", "PRESETS", "compute", "make_app", "summary"]
 
+#: What a dask scheduler address may look like (checked, never evaluated).
+SCHEDULER = re.compile(r"tcp://[A-Za-z0-9.\-]{1,253}:\d{1,5}")
 DATA_SETS = ("genomic (msprime)", "digits 8x8", "bars and stripes 4x4", "hapt file")
 #: A real .hapt file the server may offer (set by whoever runs the server, never by a visitor).
 HAPT_ENV = "EXPLORER_HAPT"
@@ -29,13 +33,16 @@ STRATEGY_COLOURS = {"full_range": "tab:grey", "identity": "tab:blue", "unbiased"
 PARAMS = [
     Param("dataset", "choice", "genomic (msprime)", options=DATA_SETS, label="data",
           help="training data; 'hapt file' reads the path in $EXPLORER_HAPT on the server"),
-    Param("n", "int", 10, lo=2, hi=20, label="qubits (landscape)",
-          help="qubits for the landscape and statistics views (exact up to 12)"),
+    Param("n", "int", 10, lo=2, hi=1000, label="qubits (landscape)",
+          help="qubits for the landscape views: exact up to 12, estimated above (statistics "
+               "of the start up to 20)"),
     Param("gate_set", "choice", "all pairs", options=("all pairs", "nearest neighbour"),
           label="gates", help="one- and two-qubit gates: all pairs or neighbours on a line"),
-    Param("bandwidth", "choice", "mean weight", options=("mean weight", "constant"),
-          label="bandwidth", help="sigma from a mean operator weight at each n, or fixed at "
-                                  "its value for n = 6"),
+    Param("bandwidth", "choice", "mean weight", options=("mean weight", "constant", "sigma"),
+          label="bandwidth", help="sigma from a mean operator weight at each n, fixed at its "
+                                  "value for n = 6, or the sigma below"),
+    Param("sigma", "float", 1.0, lo=0.1, hi=20.0, step=0.05, label="sigma", advanced=True,
+          help="kernel bandwidth when 'bandwidth' is sigma"),
     Param("w", "float", 2.0, lo=0.5, hi=2.9, step=0.1, label="mean weight w",
           help="mean number of qubits an MMD operator acts on"),
     Param("strategy", "choice", "data", options=iqp.STRATEGIES, label="initialization"),
@@ -94,6 +101,8 @@ def gate_set(kind: str, n: int) -> list:
 def bandwidth_for(state: dict, n: int) -> float:
     if state["bandwidth"] == "mean weight":
         return iqp.sigma_for_mean_weight(n, min(state["w"], n / 2 - 0.01))
+    if state["bandwidth"] == "sigma":
+        return state["sigma"]
     return iqp.sigma_for_mean_weight(6, state["w"])
 
 
@@ -112,6 +121,7 @@ class IqpResult:
 
 
 SLICE = np.linspace(-1.0, 1.0, 41)
+STATS_MAX_N = 20
 GRID = np.linspace(-1.0, 1.0, 15)
 
 
@@ -132,10 +142,10 @@ def compute(state: dict) -> IqpResult:
     s1 = iqp.loss_slice(theta0, dirs[:1], SLICE[:, None], gates, data, sigma, **kw)
     uu, vv = np.meshgrid(GRID, GRID)
     s2 = iqp.loss_slice(theta0, dirs, np.c_[uu.ravel(), vv.ravel()], gates, data, sigma, **kw)
+    stats = iqp.low_order_statistics(theta0, gates, data) if n <= STATS_MAX_N else None
     return IqpResult(n=n, sigma=sigma, theta0=theta0,
                      loss0=float(s1[len(SLICE) // 2]), exact=exact, u=SLICE, slice1=s1,
-                     grid=GRID, slice2=s2.reshape(GRID.size, GRID.size),
-                     stats=iqp.low_order_statistics(theta0, gates, data))
+                     grid=GRID, slice2=s2.reshape(GRID.size, GRID.size), stats=stats)
 
 
 def summary(result: IqpResult, state: dict) -> str:
@@ -146,8 +156,10 @@ def summary(result: IqpResult, state: dict) -> str:
 
 
 def columns(result: IqpResult) -> dict[str, np.ndarray]:
-    return {"u": result.u, "mmd2_slice": result.slice1, "theta0": result.theta0,
-            "model_mean": result.stats["model_mean"], "data_mean": result.stats["data_mean"]}
+    out = {"u": result.u, "mmd2_slice": result.slice1, "theta0": result.theta0}
+    if result.stats is not None:
+        out.update(model_mean=result.stats["model_mean"], data_mean=result.stats["data_mean"])
+    return out
 
 
 # ---------------------------------------------------------------------------- views
@@ -180,13 +192,18 @@ class _Views(ChangeTracker):
                title="start vs data")
         ax.legend(fontsize="x-small", loc="upper left")
 
-        ax = self.ax_var = f["variance"].add_axes((0.17, 0.15, 0.78, 0.75))
+        ax = self.ax_var = f["variance"].add_axes((0.14, 0.15, 0.46, 0.75))
         self.var_lines = {s: ax.plot([], [], "o-", ms=3, c=c, label=s)[0]
                           for s, c in STRATEGY_COLOURS.items()}
         (self.ref,) = ax.plot([], [], ":", c="k", label="∝ 2⁻ⁿ")
         ax.set(yscale="log", xlabel="qubits n", ylabel="Var over starts of MMD²",
                xlim=(5, 14), ylim=(1e-8, 1), title="barren plateau: press 'Run variance'")
-        ax.legend(fontsize="x-small", ncol=2, loc="lower left")
+        ax.legend(fontsize="xx-small", ncol=1, loc="lower left")
+        ax = self.ax_grad = f["variance"].add_axes((0.7, 0.15, 0.28, 0.75))
+        self.grad_lines = {s: ax.plot([], [], "o-", ms=2, c=c)[0]
+                           for s, c in STRATEGY_COLOURS.items()}
+        ax.set(yscale="log", xlabel="n", xlim=(5, 14), ylim=(1e-4, 1),
+               title="mean max |∂L/∂θ|", )
 
         ax = self.ax_train = f["training"].add_axes((0.17, 0.15, 0.78, 0.75))
         self.train_lines = {s: ax.plot([], [], "-", lw=1, c=c, label=s)[0]
@@ -217,14 +234,21 @@ def render(app: App, result: IqpResult, state: dict) -> list[str]:
         v.heat.set_data(result.slice2)
         v.heat.set_clim(float(result.slice2.min()), float(result.slice2.max()))
         st = result.stats
-        v.means.set_offsets(np.c_[1 - 2 * st["data_mean"], 1 - 2 * st["model_mean"]])
-        v.pairs.set_offsets(np.c_[st["data_pair"], st["model_pair"]].reshape(-1, 2))
+        if st is None:
+            v.means.set_offsets(np.empty((0, 2)))
+            v.pairs.set_offsets(np.empty((0, 2)))
+            v.ax_stats.set_title(f"start vs data (exact, n <= {STATS_MAX_N})")
+        else:
+            v.means.set_offsets(np.c_[1 - 2 * st["data_mean"], 1 - 2 * st["model_mean"]])
+            v.pairs.set_offsets(np.c_[st["data_pair"], st["model_pair"]].reshape(-1, 2))
+            v.ax_stats.set_title("start vs data")
     var = app.variance
     if v.changed("variance", (var,)):
         changed.append("variance")
         for s, line in v.var_lines.items():
             lv = var.get(s) if var else None
             line.set_data(*((lv.n, lv.variance) if lv is not None else ([], [])))
+            v.grad_lines[s].set_data(*((lv.n, lv.grad_max) if lv is not None else ([], [])))
         if var:
             first = next(iter(var.values()))
             ns = first.n.astype(float)
@@ -236,6 +260,10 @@ def render(app: App, result: IqpResult, state: dict) -> list[str]:
             if positive.size:
                 v.ax_var.set_ylim(positive.min() / 3, positive.max() * 3)
             v.ax_var.set_xlim(ns[0] - 1, ns[-1] + 1)
+            v.ax_grad.set_xlim(ns[0] - 1, ns[-1] + 1)
+            grads = np.concatenate([lv.grad_max for lv in var.values()])
+            if np.any(grads > 0):
+                v.ax_grad.set_ylim(grads[grads > 0].min() / 2, grads.max() * 2)
             v.ax_var.set_title(f"variance over {first.n_draws} starts, "
                                f"{state['bandwidth']}", fontsize="small")
     curves = app.training
@@ -261,6 +289,31 @@ def make_app(*, executor=None, query_string: str | None = None, debug: bool | No
     import ipywidgets as W
 
     views = _Views()
+    scheduler = W.Text(value="", placeholder="tcp://host:8786", description="dask",
+                       tooltip="optional: a dask scheduler address for the variance sweep",
+                       style={"description_width": "initial"}, layout={"width": "100%"})
+    clients: dict[str, Any] = {}
+
+    def cluster_executor():
+        """The dask executor for the address typed in, connected once (None: run here)."""
+        address = scheduler.value.strip()
+        if not address:
+            return None
+        if not SCHEDULER.fullmatch(address):
+            raise ValueError(f"dask scheduler must look like tcp://host:port; got {address!r:.60}")
+        if address not in clients:
+            try:
+                from distributed import Client
+            except ImportError:
+                raise ValueError("the dask scheduler needs the 'cluster' extra "
+                                 "(pip install .[cluster])") from None
+            try:
+                clients[address] = Client(address, timeout=5)
+            except OSError as exc:
+                raise ValueError(f"could not reach the dask scheduler at {address}: "
+                                 f"{type(exc).__name__}") from None
+        return clients[address].get_executor()
+
     run_var = W.Button(description="Run variance", icon="play",
                        tooltip="Var of MMD^2 over starts, every strategy, n = 6 ... n_max")
     run_train = W.Button(description="Run training", icon="play",
@@ -268,7 +321,7 @@ def make_app(*, executor=None, query_string: str | None = None, debug: bool | No
     app = App(title="IQP Born machines: where training starts decides if it trains",
               params=PARAMS, compute=compute, figure=views.figs, render=render,
               summary=summary, columns=columns, presets=PRESETS, query_string=query_string,
-              debug=debug, extra_widgets=[run_var, run_train], views=views,
+              debug=debug, extra_widgets=[scheduler, run_var, run_train], views=views,
               initial=overrides, defer_first=True, figure_layout=layout)
     app.variance, app.training, app.training_version = None, None, 0
     lock = threading.Lock()
@@ -287,11 +340,13 @@ def make_app(*, executor=None, query_string: str | None = None, debug: bool | No
                     break
                 scale = 1.0 if strategy in ("full_range", "covariance") else \
                     10 ** state["log_scale"]
+                mode = "constant" if state["bandwidth"] != "mean weight" else "mean_weight"
                 out[strategy] = iqp.loss_variance(
-                    ns, strategy, data=data, bandwidth=state["bandwidth"].replace(" ", "_"),
+                    ns, strategy, data=data, bandwidth=mode,
+                    sigma=state["sigma"] if state["bandwidth"] == "sigma" else None,
                     w=state["w"], scale=scale, n_draws=state["draws"],
-                    rng=np.random.default_rng([state["seed"], 4, k]), executor=executor,
-                    cancel=cancel)
+                    rng=np.random.default_rng([state["seed"], 4, k]),
+                    executor=executor or cluster_executor(), cancel=cancel)
                 on_progress(k + 1, total)
             return out
 
@@ -346,5 +401,6 @@ def make_app(*, executor=None, query_string: str | None = None, debug: bool | No
     run_var.on_click(app._safe(start_variance))
     run_train.on_click(app._safe(start_training))
     app.start_variance, app.start_training = start_variance, start_training
+    app.scheduler, app.dask_clients = scheduler, clients
     return app
 

@@ -197,7 +197,8 @@ def _variance_job(job: dict, rng: np.random.Generator) -> tuple:
 
 
 def loss_variance(n_values: Sequence[int], strategy: str, *, data, bandwidth: str = "mean_weight",
-                  w: float = 2.0, scale: float = 1.0, normalisation: str = "unit",
+                  w: float = 2.0, sigma: float | None = None, scale: float = 1.0,
+                  normalisation: str = "unit",
                   n_draws: int = 200, exact_up_to: int = 12, n_ops: int = 200,
                   n_samples: int = 200, chunk: int = 25, rng=None, executor=None,
                   on_progress=None, cancel=None) -> LossVariance:
@@ -212,7 +213,8 @@ def loss_variance(n_values: Sequence[int], strategy: str, *, data, bandwidth: st
         0/1 training samples with at least max(n_values) columns.
     bandwidth : {"mean_weight", "constant"}
         "mean_weight": sigma re-chosen at each n so that the mean operator weight is ``w``;
-        "constant": sigma fixed at its mean-weight-``w`` value for the smallest n.
+        "constant": sigma fixed at ``sigma`` when given, else at its mean-weight-``w`` value
+        for the smallest n.
     scale, normalisation
         As in :func:`init_params`.
     n_draws : int
@@ -236,7 +238,8 @@ def loss_variance(n_values: Sequence[int], strategy: str, *, data, bandwidth: st
     exact_up_to = check_int("exact_up_to", exact_up_to, 0, EXACT_MAX_N)
     chunk = check_int("chunk", chunk, 1)
     rng = as_rng(rng)
-    sigma_const = sigma_for_mean_weight(ns[0], w)
+    sigma_const = (sigma_for_mean_weight(ns[0], w) if sigma is None
+                   else check_real("sigma", sigma, 0.0, lo_open=True))
     sigmas = {n: sigma_for_mean_weight(n, w) if bandwidth == "mean_weight" else sigma_const
               for n in ns}
     jobs = []
