@@ -46,7 +46,7 @@ PARAMS = [
     Param("w", "float", 2.0, lo=0.5, hi=2.9, step=0.1, label="mean weight w",
           help="mean number of qubits an MMD operator acts on"),
     Param("strategy", "choice", "data", options=iqp.STRATEGIES, label="initialization"),
-    Param("log_scale", "float", -1.0, lo=-2.0, hi=2.0, step=0.05, label="log10 scale",
+    Param("log_scale", "float", -2.0, lo=-4.0, hi=2.0, step=0.05, label="log10 scale",
           help="noise scale s (full range ignores it)"),
     Param("normalisation", "choice", "unit", options=iqp.NORMALISATIONS, advanced=True,
           label="normalisation"),
