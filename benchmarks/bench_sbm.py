@@ -82,6 +82,8 @@ def app_rows():
 
     app = sbm_app.make_app(query_string="")
     changes = {
+        "p": iter(np.round(np.linspace(0.25, 0.35, 1000), 5)),
+        "q": iter(np.round(np.linspace(0.08, 0.12, 1000), 5)),
         "seed": iter(range(1, 10**6)),
         "starts": iter([32, 64] * 1000),
         "init": iter(["bernoulli", "uniform"] * 1000),
@@ -98,7 +100,8 @@ def app_rows():
 
         # Split the callback: compute + render, then the draw of what changed.
         for _ in range(6):
-            state = dict(app.state, **{name: next(values)})
+            state = dict(app.state, **{name: float(next(values)) if name in "pq" else
+                                       next(values)})
             app._cache.clear()
             t0 = time.perf_counter()
             result = sbm_app.compute(state)

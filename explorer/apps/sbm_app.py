@@ -71,9 +71,11 @@ PARAMS = [
 #: Starts run on the sampled graph (the sampled-graph panels show these, the phase plane all).
 SAMPLE_STARTS = 8
 #: n values of the bifurcation diagram and the success curves.
-N_GRID = np.unique(2 * np.round(np.geomspace(4, 20000, 60) / 2).astype(int))
-N_SUCCESS = np.unique(2 * np.round(np.geomspace(20, 20000, 16) / 2).astype(int))
-SEMI_INITS = 1000
+N_GRID = np.unique(2 * np.round(np.geomspace(4, 20000, 36) / 2).astype(int))
+N_SUCCESS = np.unique(2 * np.round(np.geomspace(20, 20000, 12) / 2).astype(int))
+SEMI_INITS = 300
+#: Scan points for the mixed fixed points in the bifurcation diagram (a picture, not a census).
+BIFURCATION_RESOLUTION = 2001
 MC_INITS = 200
 #: Live limits: the sampled graph's expected edges, and n for node-by-node (sequential) sweeps.
 MAX_EDGES = 4_000_000
@@ -160,7 +162,8 @@ def _landscape(n: int, p: float, q: float, grid: int) -> Landscape:
 @functools.lru_cache(maxsize=16)
 def _bifurcation(p: float, q: float) -> dict:
     rows = [(int(n), f.x, f.y, f.role, f.kind) for n in N_GRID
-            for f in sbm.fixed_points(int(n), p, q) if f.period == 1]
+            for f in sbm.fixed_points(int(n), p, q, resolution=BIFURCATION_RESOLUTION)
+            if f.period == 1]
     ns, xs, ys, roles, kinds = (np.array(c) for c in zip(*rows, strict=True))
     return {"n": ns, "x": xs, "y": ys, "role": roles, "kind": kinds,
             "thresholds": sbm.thresholds(p, q)}

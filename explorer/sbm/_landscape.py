@@ -13,11 +13,13 @@ Derivations: reference/sbm.md sections 4 and 5 (derived, not quoted from the pap
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import brentq
 
+from .._common import check_int
 from ._population import _block_coefficients, _check_n, _check_pq, constants, truth_threshold
 
 __all__ = ["FixedPoint", "fixed_points", "misspecified_success", "thresholds"]
@@ -149,6 +151,16 @@ def _mixed_roots(a: float, b: float, grid: int = 24001) -> list[tuple[float, flo
         h = np.where(inside, a * r + b * sy - x_logit, np.where(r >= 0.5, -big, big))
         return h
 
+    def H_scalar(Y: float) -> float:
+        # The same function on one float with math: brentq calls it thousands of times.
+        sy = 0.5 * math.tanh(0.5 * Y)
+        r = (Y - a * sy) / b
+        if r >= 0.5:
+            return -big
+        if r <= -0.5:
+            return big
+        return a * r + b * sy - (math.log1p(2 * r) - math.log1p(-2 * r))
+
     def X_of(Y):
         sy = float(_s(Y))
         r = float(np.clip((Y - a * sy) / b, -0.5, 0.5))
@@ -158,7 +170,7 @@ def _mixed_roots(a: float, b: float, grid: int = 24001) -> list[tuple[float, flo
     h = H(Ys)
     roots = []
     for i in np.flatnonzero(np.sign(h[:-1]) * np.sign(h[1:]) < 0):
-        Y = brentq(lambda y: float(H(y)), Ys[i], Ys[i + 1], xtol=1e-13, maxiter=500)
+        Y = brentq(H_scalar, Ys[i], Ys[i + 1], xtol=1e-13, maxiter=500)
         roots.append((X_of(Y), Y))
     roots += [(X_of(Y), float(Y)) for Y in Ys[h == 0]]
     off_lines = []
@@ -169,7 +181,7 @@ def _mixed_roots(a: float, b: float, grid: int = 24001) -> list[tuple[float, flo
     return off_lines
 
 
-def fixed_points(n: int, p: float, q: float) -> list[FixedPoint]:
+def fixed_points(n: int, p: float, q: float, *, resolution: int = 24001) -> list[FixedPoint]:
     """Every fixed point of the population 2-D BCAVI map, with its stability.
 
     Parameters
@@ -178,6 +190,10 @@ def fixed_points(n: int, p: float, q: float) -> list[FixedPoint]:
         Number of nodes (even, >= 4).
     p, q : float
         Edge probabilities, ``0 < q < p < 1``.
+
+    resolution : int
+        Points of the scan that brackets the mixed fixed points (coarser is faster; only
+        pairs born within one step of each other, right at n2*, need it fine).
 
     Returns
     -------
@@ -216,7 +232,7 @@ def fixed_points(n: int, p: float, q: float) -> list[FixedPoint]:
     if x_same is not None:
         out += [_point(x_same, x_same, a, b, t, p, lam, "all_same"),
                 _point(-x_same, -x_same, a, b, t, p, lam, "all_same")]
-    mixed = _mixed_roots(a, b)
+    mixed = _mixed_roots(a, b, check_int("resolution", resolution, 101, 10_000_001))
     seen: list[tuple[float, float]] = []
     for X, Y in mixed + [(Y, X) for X, Y in mixed]:
         if all(abs(X - u) > 1e-6 * (1 + abs(u)) or abs(Y - v) > 1e-6 * (1 + abs(v))
