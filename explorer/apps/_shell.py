@@ -416,6 +416,7 @@ class App:
         self._cache_size = cache_size
         self._quiet = False
         self._task: _Task | None = None
+        self._lock = threading.RLock()
         self._base_fonts: dict[int, float] = {}
         self.debug = (
             os.environ.get(DEBUG_ENV, "").strip().lower() in _TRUE if debug is None else debug
@@ -651,7 +652,20 @@ class App:
         return tuple((p.name, state[p.name]) for p in self.params if p.recompute)
 
     def recompute(self) -> None:
-        """Validate every control, compute (or fetch from the cache), render, update status."""
+        """Validate every control, compute (or fetch from the cache), render, update status.
+
+        Serialised with :meth:`rerender` by a lock: background tasks (a training run drawing
+        its curves, say) re-render from their own thread while the user moves controls.
+        """
+        with self._lock:
+            self._recompute()
+
+    def rerender(self) -> None:
+        """Re-view path: re-render the cached result with the current view controls."""
+        with self._lock:
+            self._rerender()
+
+    def _recompute(self) -> None:
         self.n_recomputes += 1
         state = self._read_state()
         key = self._key(state)
@@ -678,13 +692,12 @@ class App:
             self._set_status(summary, "ok")
         self._update_permalink()
 
-    def rerender(self) -> None:
-        """Re-view path: re-render the cached result with the current view controls."""
+    def _rerender(self) -> None:
         if self.result is None:
-            return self.recompute()
+            return self._recompute()
         state = self._read_state()
         if self._key(state) != self._key(self.state):
-            return self.recompute()
+            return self._recompute()
         self.state = state
         self._draw(self._render(self, self.result, state))
         self._update_permalink()
