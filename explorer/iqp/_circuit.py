@@ -126,10 +126,6 @@ def _check_ops(ops, n: int | None = None) -> np.ndarray:
     return ops.astype(np.uint8)
 
 
-def _n_of(gates) -> int:
-    return 1 + max(max(g) if not isinstance(g, int | np.integer) else int(g) for g in gates)
-
-
 # ---------------------------------------------------------------------------- exact (n <= 20)
 
 
