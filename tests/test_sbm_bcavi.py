@@ -324,3 +324,19 @@ def test_sample_tracks_population_in_the_dense_regime():
                            atol=0.05)
         assert np.allclose(sample.extras["block_means"][-1], pop.extras["block_means"][-1],
                            atol=1e-3)
+
+
+def test_threaded_row_block_products_are_bit_identical(monkeypatch):
+    from explorer.sbm import _sample
+
+    A, _ = sbm.sample_graph(600, 0.2, 0.05, rng=50)
+    Psi = np.random.default_rng(51).random((600, 5))
+    plain = sbm.bcavi(A, Psi, p=0.2, q=0.05, max_iter=6, tol=1e-300)
+    monkeypatch.setattr(_sample, "_THREADED_NNZ", 0)
+    monkeypatch.setattr(_sample.os, "cpu_count", lambda: 3)
+    g = _sample._Graph(A)
+    assert g._row_blocks is not None and len(g._row_blocks) == 3
+    assert [b[0] for b in g._row_blocks][0] == 0 and g._row_blocks[-1][1] == 600
+    threaded = sbm.bcavi(A, Psi, p=0.2, q=0.05, max_iter=6, tol=1e-300)
+    assert np.array_equal(threaded.iterates, plain.iterates)
+    assert np.array_equal(threaded.objective, plain.objective)

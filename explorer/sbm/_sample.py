@@ -3,6 +3,9 @@ M-step and BCAVI (batch, sequential, damped, joint). See the package docstring."
 
 from __future__ import annotations
 
+import os
+import threading
+
 import numpy as np
 from scipy.special import expit
 
@@ -80,6 +83,10 @@ def _triangular_pair(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return i, j
 
 
+#: Nonzeros above which sparse products are split over the cores (below, threads cost more).
+_THREADED_NNZ = 2_000_000
+
+
 class _Graph:
     """What BCAVI needs from A: products A @ U, and edge counts (sampled or expected)."""
 
@@ -107,6 +114,47 @@ class _Graph:
             self.population = False
             self.n_edges = float(self.A.sum()) / 2
         self._half_degree = None
+        self._row_blocks = self._split_rows() if not self.population else None
+
+    def _split_rows(self):
+        """Row blocks of a large sparse A with about equal nonzeros, one per core.
+
+        scipy's sparse product runs on one core and releases the GIL, so the blocks are
+        multiplied in threads. The blocks are views of A's arrays (no copy of the graph).
+        """
+        import scipy.sparse as sp
+
+        cores = min(os.cpu_count() or 1, 4)
+        if not sp.issparse(self.A) or cores < 2 or self.A.nnz < _THREADED_NNZ:
+            return None
+        indptr = self.A.indptr
+        cuts = np.searchsorted(indptr, np.linspace(0, indptr[-1], cores + 1)[1:-1])
+        bounds = [0, *sorted(set(int(c) for c in cuts)), self.n]
+        blocks = []
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            a, b = indptr[lo], indptr[hi]
+            blocks.append((lo, hi, sp.csr_array(
+                (self.A.data[a:b], self.A.indices[a:b], indptr[lo:hi + 1] - a),
+                shape=(hi - lo, self.n))))
+        return blocks
+
+    def _product(self, U: np.ndarray) -> np.ndarray:
+        """A @ U, on every core for large graphs (row blocks in threads)."""
+        if self._row_blocks is None:
+            return self.A @ U
+        out = np.empty((self.n, U.shape[1]))
+
+        def block(item):
+            lo, hi, B = item
+            out[lo:hi] = B @ U
+
+        threads = [threading.Thread(target=block, args=(item,)) for item in self._row_blocks[1:]]
+        for t in threads:
+            t.start()
+        block(self._row_blocks[0])
+        for t in threads:
+            t.join()
+        return out
 
     def centred_matvec(self, P: np.ndarray) -> np.ndarray:
         """A @ (P - 1/2) without forming P - 1/2: A @ P minus half the degrees, in place."""
@@ -114,14 +162,14 @@ class _Graph:
             return self.matvec(P - 0.5)
         if self._half_degree is None:
             self._half_degree = 0.5 * np.asarray(self.A.sum(axis=1)).reshape(-1, 1)
-        out = self.A @ P
+        out = self._product(P)
         out -= self._half_degree
         return out
 
     def matvec(self, U: np.ndarray) -> np.ndarray:
         """A @ U for U of shape (n, R); for the population, the expected graph in O(n R)."""
         if not self.population:
-            return self.A @ U
+            return self._product(U)
         m = self.n // 2
         s1, s2 = U[:m].sum(axis=0), U[m:].sum(axis=0)
         p, q = self.p_true, self.q_true
