@@ -12,11 +12,15 @@ def test_figures_renders_every_preset(tmp_path):
         [sys.executable, "-m", "explorer", "figures", "--out", str(tmp_path)],
         capture_output=True, text=True, check=True,
     )
-    from explorer.apps import ntk_app
+    import importlib
 
-    for name, module, views in (("sbm", sbm_app, 5), ("ntk", ntk_app, 4)):
+    from explorer.apps import APPS
+
+    for name, path in APPS.items():
+        module = importlib.import_module(path)
+        views = len(module._Views().figs)
         pngs = sorted(tmp_path.glob(f"{name}_*.png"))
-        assert len(pngs) == len(module.PRESETS) * views   # every linked view of every preset
+        assert len(pngs) == len(module.PRESETS) * views, name   # every view of every preset
         assert all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)
     # Each line reports the preset's status, computed by the backend.
     for name, values in sbm_app.PRESETS.items():
