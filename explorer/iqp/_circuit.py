@@ -25,6 +25,7 @@ __all__ = [
     "exact_expval",
     "exact_probs",
     "expval",
+    "GateSet",
     "gate_matrix",
     "local_gates",
     "nearest_neighbour_gates",
@@ -70,36 +71,67 @@ def nearest_neighbour_gates(n: int, distance: int = 1,
             if g[-1] - g[0] <= distance]
 
 
-def gate_matrix(gates: Sequence[Sequence[int]], n: int) -> np.ndarray:
-    """The 0/1 generator matrix G (m x n) of a gate set, validating every gate.
+class GateSet:
+    """A validated gate set: each gate's weight and its lowest and highest qubit, and the dense
+    0/1 generator matrix only when asked for.
 
-    Built from one flat array of qubit indices (a gate set at n = 1000 has half a million
-    gates, so a Python loop per gate would dominate a loss evaluation).
+    Built from one flat array of qubit indices: at n = 1000 all one- and two-qubit gates are
+    half a million, so neither a Python loop per gate nor an (m x n) matrix per loss
+    evaluation is affordable; one- and two-qubit gates need only (first, last).
+
+    Attributes
+    ----------
+    n, m : int
+        Qubits and gates.
+    weight, first, last : ndarray of int, shape (m,)
+        Qubits per gate, its lowest and its highest qubit.
+    max_weight : int
     """
-    n = check_int("n", n, 1)
-    if len(gates) == 0:
-        raise ValueError("gates must hold at least one generator; got none")
-    try:
-        lengths = np.fromiter((len(g) for g in gates), dtype=np.int64, count=len(gates))
-        flat = np.fromiter(itertools.chain.from_iterable(gates), dtype=np.int64,
-                           count=int(lengths.sum()))
-    except (TypeError, ValueError):
-        bad = next((j for j, g in enumerate(gates) if not _is_qubit_tuple(g)), 0)
-        raise ValueError(f"gates[{bad}] must be a non-empty tuple of qubits in [0, {n - 1}]; "
-                         f"got {gates[bad]!r}") from None
-    rows = np.repeat(np.arange(len(gates)), lengths)
-    bad_rows = np.union1d(np.flatnonzero(lengths == 0), rows[(flat < 0) | (flat >= n)])
-    if bad_rows.size:
-        j = int(bad_rows[0])
-        raise ValueError(f"gates[{j}] must be a non-empty tuple of qubits in [0, {n - 1}]; "
-                         f"got {gates[j]!r}")
-    G = np.zeros((len(gates), n), dtype=np.uint8)
-    G[rows, flat] = 1
-    repeats = np.flatnonzero(G.sum(axis=1, dtype=np.int64) != lengths)
-    if repeats.size:
-        j = int(repeats[0])
-        raise ValueError(f"gates[{j}] repeats a qubit; got {gates[j]!r}")
-    return G
+
+    def __init__(self, gates: Sequence[Sequence[int]], n: int):
+        n = check_int("n", n, 1)
+        if len(gates) == 0:
+            raise ValueError("gates must hold at least one generator; got none")
+        try:
+            lengths = np.fromiter((len(g) for g in gates), dtype=np.int64, count=len(gates))
+            flat = np.fromiter(itertools.chain.from_iterable(gates), dtype=np.int64,
+                               count=int(lengths.sum()))
+        except (TypeError, ValueError):
+            bad = next((j for j, g in enumerate(gates) if not _is_qubit_tuple(g)), 0)
+            raise ValueError(f"gates[{bad}] must be a non-empty tuple of qubits in "
+                             f"[0, {n - 1}]; got {gates[bad]!r}") from None
+        rows = np.repeat(np.arange(len(gates)), lengths)
+        bad_rows = np.union1d(np.flatnonzero(lengths == 0), rows[(flat < 0) | (flat >= n)])
+        if bad_rows.size:
+            j = int(bad_rows[0])
+            raise ValueError(f"gates[{j}] must be a non-empty tuple of qubits in [0, {n - 1}]; "
+                             f"got {gates[j]!r}")
+        order = np.lexsort((flat, rows))
+        same = (rows[order][1:] == rows[order][:-1]) & (flat[order][1:] == flat[order][:-1])
+        if np.any(same):
+            j = int(rows[order][1:][same][0])
+            raise ValueError(f"gates[{j}] repeats a qubit; got {gates[j]!r}")
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        self.n, self.m = n, len(gates)
+        self.weight = lengths
+        self.first = np.minimum.reduceat(flat, starts)
+        self.last = np.maximum.reduceat(flat, starts)
+        self.max_weight = int(lengths.max())
+        self._rows, self._flat = rows, flat
+        self._dense = None
+
+    def dense(self) -> np.ndarray:
+        """The 0/1 generator matrix G (m x n), built once."""
+        if self._dense is None:
+            G = np.zeros((self.m, self.n), dtype=np.uint8)
+            G[self._rows, self._flat] = 1
+            self._dense = G
+        return self._dense
+
+
+def gate_matrix(gates: Sequence[Sequence[int]], n: int) -> np.ndarray:
+    """The 0/1 generator matrix G (m x n) of a gate set, validating every gate."""
+    return GateSet(gates, n).dense()
 
 
 def _is_qubit_tuple(g) -> bool:
@@ -272,9 +304,11 @@ def expval(theta, gates, ops, *, n_samples: int, rng=None) -> tuple[np.ndarray, 
     ops = _check_ops(ops)
     n = ops.shape[1]
     n_samples = check_int("n_samples", n_samples, 2, 100_000_000)
-    G = gate_matrix(gates, n)
-    theta = _check_theta(theta, G.shape[0])
+    gs = GateSet(gates, n)
+    theta = _check_theta(theta, gs.m)
     rng = as_rng(rng)
     Z = rng.integers(0, 2, size=(n_samples, n), dtype=np.uint8)
-    c = np.cos(_phases(theta, _anticommuting(ops, G), _gate_signs(Z, G)))
+    from ._phases import phase_model
+
+    c = np.cos(phase_model(gs, ops, Z, "dense").phases(theta))
     return c.mean(axis=1), c.std(axis=1, ddof=1) / np.sqrt(n_samples)

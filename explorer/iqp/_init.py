@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._common import as_rng, check_option, check_real
-from ._circuit import gate_matrix
+from ._circuit import GateSet
 from ._mmd import _check_data
 
 __all__ = ["NORMALISATIONS", "STRATEGIES", "init_params"]
@@ -71,12 +71,11 @@ def init_params(strategy: str, gates, *, data=None, scale: float = 1.0,
         raise ValueError(f"strategy {strategy!r} needs data (a 0/1 array, samples x bits)")
     if n is None:
         n = 1 + max(max(g) for g in gates)
-    G = gate_matrix(gates, n)
-    m = G.shape[0]
-    weight = G.sum(axis=1)
-    single = weight == 1
-    pair = weight == 2
-    first = np.argmax(G, axis=1)  # the qubit of a single-qubit gate
+    gs = GateSet(gates, n)
+    m = gs.m
+    single = gs.weight == 1
+    pair = gs.weight == 2
+    first = gs.first
 
     if strategy == "full_range":
         return rng.uniform(-np.pi, np.pi, size=m)
@@ -97,6 +96,5 @@ def init_params(strategy: str, gates, *, data=None, scale: float = 1.0,
     top = np.max(np.abs(C))
     c = rng.uniform(-scale, scale)  # one factor per draw, shared by all pairs
     if top > 0 and np.any(pair):
-        ij = np.array([np.flatnonzero(row) for row in G[pair]])
-        centre[pair] = c * np.pi * C[ij[:, 0], ij[:, 1]] / top
+        centre[pair] = c * np.pi * C[gs.first[pair], gs.last[pair]] / top
     return centre

@@ -13,12 +13,12 @@ import numpy as np
 from .._common import as_rng, check_array, check_int, check_real
 from ._circuit import (
     EXACT_MAX_N,
+    GateSet,
     _check_theta,
     _gate_signs,
     _phase_exponent,
     _walsh_hadamard,
     exact_expval,
-    gate_matrix,
 )
 from ._mmd import _check_data, _kernel_quadratic, empirical_distribution, operator_probability
 from ._phases import phase_model
@@ -50,12 +50,12 @@ def loss_slice(theta0, directions, coords, gates, data, sigma: float, *, exact: 
     """
     data = _check_data(data)
     M, n = data.shape
-    G = gate_matrix(gates, n)
-    theta0 = _check_theta(theta0, G.shape[0])
+    gs = GateSet(gates, n)
+    theta0 = _check_theta(theta0, gs.m)
     D = check_array("directions", directions, ndim=(1, 2))
     D = np.atleast_2d(D)
-    if D.shape[1] != G.shape[0] or D.shape[0] not in (1, 2):
-        raise ValueError(f"directions must have shape (1 or 2, {G.shape[0]}); got {D.shape}")
+    if D.shape[1] != gs.m or D.shape[0] not in (1, 2):
+        raise ValueError(f"directions must have shape (1 or 2, {gs.m}); got {D.shape}")
     C = check_array("coords", coords, ndim=(1, 2))
     C = C.reshape(-1, D.shape[0])
     sigma = check_real("sigma", sigma, 0.0, lo_open=True)
@@ -63,6 +63,7 @@ def loss_slice(theta0, directions, coords, gates, data, sigma: float, *, exact: 
     if exact:
         if n > EXACT_MAX_N:
             raise ValueError(f"exact slices need n <= {EXACT_MAX_N}; got n = {n}")
+        G = gs.dense()
         E0 = _phase_exponent(theta0, G).reshape(-1)
         Ek = [_phase_exponent(d, G).reshape(-1) for d in D]
         p_hat = empirical_distribution(data)
@@ -79,7 +80,7 @@ def loss_slice(theta0, directions, coords, gates, data, sigma: float, *, exact: 
     ops = (rng.random((L, n)) < operator_probability(sigma)).astype(np.uint8)
     Z = rng.integers(0, 2, size=(N, n), dtype=np.uint8)
     t = _gate_signs(data, ops).mean(axis=0)
-    model = phase_model(G, ops, Z)
+    model = phase_model(gs, ops, Z)
     P0 = model.phases(theta0)
     Pk = [model.phases(d) for d in D]
     out = np.empty(C.shape[0])

@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from .._common import as_rng, check_array, check_int, check_option, check_real
-from ._circuit import EXACT_MAX_N, _check_theta, _gate_signs, exact_probs, gate_matrix
+from ._circuit import EXACT_MAX_N, GateSet, _check_theta, _gate_signs, exact_probs
 from ._phases import phase_model
 
 __all__ = ["empirical_distribution", "mmd2", "mmd2_exact", "operator_probability",
@@ -140,8 +140,8 @@ def mmd2(theta, gates, data, sigma: float, *, n_ops: int, n_samples: int, rng=No
     """
     data = _check_data(data)
     M, n = data.shape
-    G = gate_matrix(gates, n)
-    theta = _check_theta(theta, G.shape[0])
+    gs = GateSet(gates, n)
+    theta = _check_theta(theta, gs.m)
     sigma = check_real("sigma", sigma, 0.0, lo_open=True)
     L = check_int("n_ops", n_ops, 1, 10_000_000)
     N = check_int("n_samples", n_samples, 2, 10_000_000)
@@ -149,10 +149,10 @@ def mmd2(theta, gates, data, sigma: float, *, n_ops: int, n_samples: int, rng=No
     ops = (rng.random((L, n)) < operator_probability(sigma)).astype(np.uint8)
     Z = rng.integers(0, 2, size=(N, n), dtype=np.uint8)
     method = check_option("method", method, ("auto", "dense", "structured"))
-    if method == "structured" and G.sum(axis=1).max() > 2:
+    if method == "structured" and gs.max_weight > 2:
         raise ValueError("method 'structured' needs gates of at most two qubits")
     t = _gate_signs(data, ops).mean(axis=0)  # t_a = mean over data of (-1)^{a.x}
-    model = phase_model(G, ops, Z, method)
+    model = phase_model(gs, ops, Z, method)
     Phi = model.phases(theta)
     c = np.cos(Phi)
     m1, m2 = c.mean(axis=1), (c * c).mean(axis=1)

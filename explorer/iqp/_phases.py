@@ -31,25 +31,24 @@ SINGLE_PRECISION_ABOVE = 2e9
 class _Dense:
     """Any gate set: explicit anticommutation and sign matrices."""
 
-    def __init__(self, G, ops, Z):
+    def __init__(self, gs, ops, Z):
         # Past ~10^9 multiply-adds the two products dominate; single precision halves them.
         # The phase error is then about 1e-7 * sqrt(m) * max|theta| (1e-4 rad at m = 10^5),
         # orders of magnitude below the estimator's own sampling error ~ 1/sqrt(n_samples).
-        size = ops.shape[0] * G.shape[0] * Z.shape[0]
+        size = ops.shape[0] * gs.m * Z.shape[0]
         self.dtype = dt = np.float32 if size > SINGLE_PRECISION_ABOVE else np.float64
-        weight = G.sum(axis=1)
-        if weight.max() <= 2:
+        if gs.max_weight <= 2:
             # For one- and two-qubit gates the parities are column XORs and sign products,
             # much cheaper than the (L x n) x (n x m) products of the general case.
-            first = np.argmax(G, axis=1)
-            last = G.shape[1] - 1 - np.argmax(G[:, ::-1], axis=1)
-            other = np.where(weight == 2, last, -1)      # -1: a column of zeros / of ones
+            first = gs.first
+            other = np.where(gs.weight == 2, gs.last, -1)   # -1: a column of zeros / of ones
             ops_pad = np.concatenate([ops, np.zeros((ops.shape[0], 1), ops.dtype)], axis=1)
             self.S = (ops_pad[:, first] ^ ops_pad[:, other]).astype(dt)
             spins = np.concatenate([1 - 2 * Z.astype(np.int8),
                                     np.ones((Z.shape[0], 1), np.int8)], axis=1)
             self.Sigma = (spins[:, first] * spins[:, other]).astype(dt)
         else:
+            G = gs.dense()
             self.S = _anticommuting(ops, G).astype(dt)      # (L, m)
             self.Sigma = _gate_signs(Z, G).astype(dt)       # (N, m)
 
@@ -66,18 +65,13 @@ class _Dense:
 class _Structured:
     """Gates of weight 1 and 2 only."""
 
-    def __init__(self, G, ops, Z):
-        m, n = G.shape
-        weight = G.sum(axis=1)
+    def __init__(self, gs, ops, Z):
+        m, n = gs.m, gs.n
         self.n = n
-        self.single_gate = np.flatnonzero(weight == 1)
-        self.single_qubit = np.argmax(G[self.single_gate], axis=1)
-        pair_gate = np.flatnonzero(weight == 2)
-        pairs = G[pair_gate]
-        # the first and the last qubit of each pair, without a loop over gates
-        self.pair_gate = pair_gate
-        self.pi = np.argmax(pairs, axis=1)
-        self.pj = n - 1 - np.argmax(pairs[:, ::-1], axis=1)
+        self.single_gate = np.flatnonzero(gs.weight == 1)
+        self.single_qubit = gs.first[self.single_gate]
+        self.pair_gate = np.flatnonzero(gs.weight == 2)
+        self.pi, self.pj = gs.first[self.pair_gate], gs.last[self.pair_gate]
         self.m = m
         self.s = 1.0 - 2.0 * Z.astype(np.float64)            # (N, n) spins
         self.A = sp.csr_array(ops.astype(np.float64))         # (L, n) operator supports
@@ -146,17 +140,16 @@ def _support_pairs(ops: np.ndarray):
     return np.concatenate(pa), np.concatenate(pi), np.concatenate(pj)
 
 
-def phase_model(G, ops, Z, method: str = "auto"):
-    """The cheaper of the two phase computations for this gate set and these draws."""
-    weight = G.sum(axis=1)
-    if method == "dense" or weight.max() > 2:
-        return _Dense(G, ops, Z)
+def phase_model(gs, ops, Z, method: str = "auto"):
+    """The cheaper of the two phase computations for this gate set (a ``GateSet``) and draws."""
+    if method == "dense" or gs.max_weight > 2:
+        return _Dense(gs, ops, Z)
     if method == "structured":
-        return _Structured(G, ops, Z)
-    L, m, N = ops.shape[0], G.shape[0], Z.shape[0]
+        return _Structured(gs, ops, Z)
+    L, m, N = ops.shape[0], gs.m, Z.shape[0]
     w = ops.sum(axis=1).astype(np.float64)
     in_pairs = float(np.sum(w * (w - 1) / 2))
     # elementwise work on the in-support pairs against two BLAS products of size L m N
-    structured_cost = 20.0 * in_pairs * N + 4.0 * N * G.shape[1] ** 2
+    structured_cost = 20.0 * in_pairs * N + 4.0 * N * gs.n**2
     dense_cost = 0.25 * L * m * N
-    return _Structured(G, ops, Z) if structured_cost < dense_cost else _Dense(G, ops, Z)
+    return _Structured(gs, ops, Z) if structured_cost < dense_cost else _Dense(gs, ops, Z)
