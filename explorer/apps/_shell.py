@@ -769,7 +769,8 @@ class App:
         """Run ``work(on_progress, cancel)`` off the kernel's main thread.
 
         The kernel stays free to receive the Cancel click; progress drives the
-        ``IntProgress``; ``on_done(value)`` then runs (through the safe handler).
+        ``IntProgress``; ``on_done(value)`` then stores the value where ``render`` reads it,
+        and the views it changed are redrawn (through the safe handler, under the lock).
         """
         if self._task is not None and self._task.thread.is_alive():
             raise ValueError("a task is already running; cancel it or wait for it to finish")
@@ -786,7 +787,7 @@ class App:
                 value = self._safe(work)(on_progress, cancel)
                 if value is not None:
                     self._safe(on_done)(value)
-                    self._draw()
+                    self._safe(self.rerender)()
             finally:
                 self.cancel_button.disabled = True
                 if cancel.is_set():

@@ -352,7 +352,6 @@ def make_app(*, executor=None, query_string: str | None = None, debug: bool | No
 
         def done(value):
             app.variance = value
-            app.rerender()
 
         app.run_task(work, done, label="variance sweep")
 
@@ -394,7 +393,6 @@ def make_app(*, executor=None, query_string: str | None = None, debug: bool | No
 
         def done(value):
             app.training_version += 1
-            app.rerender()
 
         app.run_task(work, done, label="training")
 

@@ -381,7 +381,6 @@ def make_app(*, executor=None, query_string: str | None = None, debug: bool | No
 
         def done(value):
             app.rates_result = value
-            app.rerender()
 
         app.run_task(work, done, label="rate sweep")
 

@@ -510,7 +510,6 @@ def make_app(*, executor=None, query_string: str | None = None, debug: bool | No
 
         def done(value):
             app.mc_result = value
-            app.rerender()
 
         app.run_task(work, done, label="Monte Carlo")
 

@@ -256,7 +256,7 @@ def elbo(A, psi, p: float, q: float, *, n: int | None = None) -> np.ndarray | fl
     """
     p, q = _check_pq(p, q)
     g = _as_graph(A, n, p, q)
-    psi = _check_psi(psi, g.n)
+    psi = _check_psi(psi, g.n, "psi")
     col = psi.ndim == 1
     P = psi[:, None] if col else psi
     R = P.shape[1]
@@ -331,10 +331,10 @@ def _batch_sweep(psi, AU, su_old, c1, c2, damping, out=None, want_stats=True):
     return new, moved, su, ((ent, uu) if want_stats else None)
 
 
-def _check_psi(psi, n: int) -> np.ndarray:
-    psi = check_array("psi0", psi, ndim=(1, 2), lo=0.0, hi=1.0)
+def _check_psi(psi, n: int, name: str = "psi0") -> np.ndarray:
+    psi = check_array(name, psi, ndim=(1, 2), lo=0.0, hi=1.0)
     if psi.shape[0] != n:
-        raise ValueError(f"psi0 must have n = {n} rows; got shape {psi.shape}")
+        raise ValueError(f"{name} must have n = {n} rows; got shape {psi.shape}")
     return psi
 
 
