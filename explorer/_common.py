@@ -131,18 +131,6 @@ class Trajectory:
     def converged(self) -> bool:
         return self.status is Status.CONVERGED
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary (lists and strings only)."""
-        out: dict[str, Any] = {
-            "status": self.status.name.lower(),
-            "message": self.status.value,
-            "times": self.times.tolist(),
-            "iterates": self.iterates.tolist(),
-            "objective": self.objective.tolist(),
-        }
-        out.update({f"extras.{k}": v.tolist() for k, v in self.extras.items()})
-        return out
-
 
 # --------------------------------------------------------------------------- validation
 

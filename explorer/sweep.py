@@ -55,10 +55,6 @@ class SweepResult:
     def __len__(self) -> int:
         return len(self.results)
 
-    @property
-    def complete(self) -> bool:
-        return self.status is Status.COMPLETED
-
 
 def _run_chunk(fn: Callable, items: Sequence[tuple[Any, np.random.SeedSequence]]) -> list:
     """Worker side: run one chunk of (job, seed) pairs in order."""

@@ -112,14 +112,6 @@ def test_status_values_are_human_messages():
     assert Status.CONVERGED.ok and not Status.DIVERGED.ok and not Status.CANCELLED.ok
 
 
-def test_to_dict_is_json_ready():
-    import json
-
-    d = _traj(extras={"e": np.arange(3.0)}).to_dict()
-    assert json.loads(json.dumps(d))["status"] == "converged"
-    assert d["extras.e"] == [0.0, 1.0, 2.0]
-
-
 def test_rng_handling_follows_spec7():
     g = np.random.default_rng(5)
     assert as_rng(g) is g

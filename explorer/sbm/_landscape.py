@@ -62,10 +62,6 @@ class FixedPoint:
     period: int = 1
     transverse: np.ndarray = None
 
-    @property
-    def location(self) -> tuple[float, float]:
-        return (self.x, self.y)
-
 
 def _s(z):
     return 0.5 * np.tanh(0.5 * np.asarray(z, dtype=float))
