@@ -22,7 +22,7 @@ lab: $(VENV)/.stamp-lab
 
 test: $(VENV)/.stamp-test
 	$(PY) -m ruff check .
-	$(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=300 -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest tests explorer notebooks --nbmake --nbmake-timeout=300 -p no:cacheprovider $(PYTEST_ARGS)
 
 figures: $(VENV)/.stamp-app
 	$(PY) -m explorer figures --out figures

@@ -34,7 +34,7 @@ def sigma_for_mean_weight(n: int, w: float) -> float:
 
     Examples
     --------
-    >>> round(sigma_for_mean_weight(6, 2.0), 6) == round((-2 * np.log(1 / 3)) ** -0.5, 6)
+    >>> bool(np.isclose(sigma_for_mean_weight(6, 2.0), (-2 * np.log(1 / 3)) ** -0.5))
     True
     """
     n = check_int("n", n, 1)

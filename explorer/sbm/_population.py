@@ -114,12 +114,13 @@ def population_map(x, y, *, n: int, p: float, q: float) -> tuple[np.ndarray, np.
     Returns
     -------
     x_next, y_next : ndarray
-        The exact image under the 2-D map (module docstring).
+        The exact image under the 2-D map (module docstring); NumPy scalars for scalar input.
 
     Examples
     --------
-    >>> population_map(0.5, 0.5, n=100, p=0.3, q=0.1)
-    (array(0.5), array(0.5))
+    >>> x, y = population_map(0.5, 0.5, n=100, p=0.3, q=0.1)  # the centre is fixed
+    >>> float(x), float(y)
+    (0.5, 0.5)
     """
     n = _check_n(n)
     p, q = _check_pq(p, q)

@@ -60,7 +60,7 @@ def initial_psi(init: str, n: int, size: int | None = None, *, eps: float = 0.1,
     Examples
     --------
     >>> initial_psi("bernoulli", 6, rng=0).tolist()
-    [1.0, 1.0, 1.0, 0.0, 0.0, 1.0]
+    [0.0, 1.0, 1.0, 1.0, 0.0, 0.0]
     """
     init = check_option("init", init, _ALL_INITS)
     n = _check_n(n)
