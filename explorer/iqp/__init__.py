@@ -7,17 +7,17 @@ uniform bit strings, so the loss and its gradient are estimated without a quantu
 any n (Recio-Armengol & Bowles, arXiv:2501.04776). How the angles start decides whether the
 loss landscape is flat (a barren plateau) or trainable.
 
-Modules: ``_circuit`` (gate sets, exact distributions and correlators for n <= 20, the
-Monte Carlo correlator estimator), ``_mmd`` (exact MMD^2 and the unbiased estimator with its
-analytic gradient), ``_phases`` (dense and structured phase computations), ``_init`` (the
-paper's initialization strategies), ``_train`` (optimizers, training, loss variance).
+Modules: ``_circuit`` (gate sets, exact distributions and correlators for n <= 20),
+``_phases`` (dense and structured phase computations and the Monte Carlo correlator estimator
+``expval``), ``_mmd`` (exact MMD^2 and the unbiased estimator with its analytic gradient),
+``_init`` (the paper's initialization strategies), ``_train`` (optimizers, training, loss
+variance). Imports run one way: ``_circuit`` <- ``_phases`` <- ``_mmd`` <- the rest.
 Derivations and conventions: the project's reference/iqp.md.
 """
 
 from ._circuit import (
     exact_expval,
     exact_probs,
-    expval,
     gate_matrix,
     local_gates,
     nearest_neighbour_gates,
@@ -31,6 +31,7 @@ from ._mmd import (
     operator_probability,
     sigma_for_mean_weight,
 )
+from ._phases import expval
 from ._train import OPTIMIZERS, LossVariance, adam, loss_variance, sgd, train
 
 __all__ = [

@@ -1,4 +1,4 @@
-r"""IQP circuits: gate sets, exact distributions and correlators, and the classical estimator.
+r"""IQP circuits: gate sets, exact distributions and correlators, and parity helpers.
 
 Circuit (Lerch et al., arXiv:2603.14576; Recio-Armengol & Bowles, arXiv:2501.04776):
 :math:`U(\theta) = \prod_j \exp(i\theta_j X^{g_j}) = H^{\otimes n}\exp(i\sum_j\theta_j Z^{g_j})
@@ -7,8 +7,9 @@ phase vector, :math:`\psi(x) = 2^{-n}\sum_z (-1)^{x\cdot z}\exp(i\sum_j\theta_j 
 :math:`s_j(z) = (-1)^{g_j\cdot z}`. Every Z-correlator is an average over uniform bit strings,
 :math:`\langle Z_a\rangle = E_z[\cos\Phi_a(z)]` with :math:`\Phi_a(z) = 2\sum_{j\in S_a}\theta_j
 s_j(z)` over the gates that anticommute with :math:`Z_a`, which is what makes classical
-training possible at any n. Conventions: a gate set is a list of tuples of qubit indices; bit
-strings index qubit 0 as the most significant bit; the sign of theta changes no probability.
+training possible at any n (the Monte Carlo estimator itself, ``expval``, is in ``_phases``).
+Conventions: a gate set is a list of tuples of qubit indices; bit strings index qubit 0 as
+the most significant bit; the sign of theta changes no probability.
 Derivations: reference/iqp.md sections 2 and 3.
 """
 
@@ -19,12 +20,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .._common import as_rng, check_array, check_int
+from .._common import check_array, check_int
 
 __all__ = [
     "exact_expval",
     "exact_probs",
-    "expval",
     "GateSet",
     "gate_matrix",
     "local_gates",
@@ -278,37 +278,3 @@ def _anticommuting(ops: np.ndarray, G: np.ndarray) -> np.ndarray:
 def _gate_signs(Z: np.ndarray, G: np.ndarray) -> np.ndarray:
     """Sigma[s, j] = (-1)^{g_j . z_s}."""
     return 1.0 - 2.0 * _parities(Z, G)
-
-
-def _phases(theta: np.ndarray, S: np.ndarray, Sigma: np.ndarray) -> np.ndarray:
-    """Phi[a, s] = 2 sum_j S[a, j] theta_j Sigma[s, j]: one (L x m) x (m x N) product."""
-    return 2.0 * (S * theta) @ Sigma.T
-
-
-def expval(theta, gates, ops, *, n_samples: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
-    """Classical Monte Carlo estimate of <Z_a> for each row of ``ops``, valid at any n.
-
-    <Z_a> = E_z[cos Phi_a(z)] over uniform bit strings z; the estimate averages cos Phi over
-    ``n_samples`` strings shared by all operators (unbiased, each term in [-1, 1]).
-
-    Returns
-    -------
-    mean : ndarray, shape (L,)
-    stderr : ndarray, shape (L,)
-        std(cos Phi, ddof=1) / sqrt(n_samples), as iqpopt and PennyLane report it.
-
-    References
-    ----------
-    Recio-Armengol & Bowles, arXiv:2501.04776 (the estimator); reference/iqp.md section 3.
-    """
-    ops = _check_ops(ops)
-    n = ops.shape[1]
-    n_samples = check_int("n_samples", n_samples, 2, 100_000_000)
-    gs = GateSet(gates, n)
-    theta = _check_theta(theta, gs.m)
-    rng = as_rng(rng)
-    Z = rng.integers(0, 2, size=(n_samples, n), dtype=np.uint8)
-    from ._phases import phase_model
-
-    c = np.cos(phase_model(gs, ops, Z, "dense").phases(theta))
-    return c.mean(axis=1), c.std(axis=1, ddof=1) / np.sqrt(n_samples)
