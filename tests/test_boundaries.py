@@ -26,6 +26,8 @@ def test_backends_import_without_ui_libraries():
 
 
 BACKEND_FILES = sorted(p for p in (ROOT / "explorer").rglob("*.py") if "apps" not in p.parts)
+#: Command-line entry points: the only backend modules that may print.
+CLI_FILES = {Path("__main__.py"), Path("ntk", "lm.py")}
 
 
 @pytest.mark.parametrize("path", BACKEND_FILES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -33,7 +35,7 @@ def test_backends_do_not_print_or_touch_global_rng(path):
     tree = ast.parse(path.read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id == "print" and path.name != "__main__.py":
+            if node.func.id == "print" and path.relative_to(ROOT / "explorer") not in CLI_FILES:
                 pytest.fail(f"{path.name}:{node.lineno} prints")
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute):
             if (node.value.attr == "random" and isinstance(node.value.value, ast.Name)
@@ -67,3 +69,86 @@ def test_landing_page_links_every_app_notebook():
     for nb in NOTEBOOKS:
         if nb.name != "index.ipynb":
             assert f"({nb.name})" in text, f"index.ipynb does not link {nb.name}"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Every import between package modules outside explorer/apps, at module level or inside
+    functions (a lazy import is still a cycle, only a hidden one)."""
+    modules = {_module_name(p): p for p in BACKEND_FILES}
+    graph = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    base = node.module
+                # "from pkg import sub" imports the submodule pkg.sub when there is one
+                subs = [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in modules]
+                targets = subs if len(subs) == len(node.names) else [base, *subs]
+            else:
+                continue
+            edges |= {t for t in targets if t in modules and t != name}
+        graph[name] = edges
+    return graph
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as a list of modules (first == last), or None (depth-first search)."""
+    state: dict[str, int] = {}          # 1 = on the current path, 2 = done
+
+    def visit(node, path):
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt):], node, nxt] if nxt in path else [node, nxt]
+            if nxt not in state and (found := visit(nxt, [*path, node])):
+                return found
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node, [])):
+            return found
+    return None
+
+
+def test_package_import_graph_is_acyclic():
+    graph = _import_graph()
+    # the parser sees relative, absolute and function-level imports
+    assert "explorer._common" in graph["explorer.iqp._circuit"]
+    assert "explorer.iqp._circuit" in graph["explorer.iqp._phases"]
+    assert "explorer.ntk.lm" in graph["explorer.ntk_lm"]
+    cycle = _find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_cycle_check_reports_a_planted_back_import():
+    graph = _import_graph()
+    graph["explorer.iqp._circuit"].add("explorer.iqp._phases")
+    cycle = _find_cycle(graph)
+    assert cycle is not None and cycle[0] == cycle[-1]
+    assert {"explorer.iqp._circuit", "explorer.iqp._phases"} <= set(cycle)
+
+
+def test_every_module_imports_alone_in_a_fresh_interpreter():
+    names = sorted(_module_name(p) for p in BACKEND_FILES)
+    procs = {name: subprocess.Popen([sys.executable, "-c", f"import {name}"], cwd=ROOT,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for name in names}
+    failed = {}
+    for name, proc in procs.items():
+        _, err = proc.communicate(timeout=120)
+        if proc.returncode:
+            failed[name] = err.strip().splitlines()[-1:]
+    assert not failed, failed

@@ -3,7 +3,7 @@
 import numpy as np
 
 from explorer import ntk
-from explorer.ntk_lm import read_sentences
+from explorer.ntk.lm import read_sentences
 
 
 def test_shipped_language_model_kernel_is_sane():

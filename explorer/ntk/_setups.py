@@ -130,7 +130,7 @@ def task_experiment(model: AttentionModel, tasks, *, steps: int,
     return task_vectors(model, tasks, steps=steps, learning_rate=1.0 / top, blocks=blocks)
 
 
-#: Shipped with the package; written by ``python -m explorer.ntk_lm`` (the optional 'lm' extra).
+#: Shipped with the package; written by ``python -m explorer.ntk.lm`` (the optional 'lm' extra).
 LM_KERNEL_FILE = Path(__file__).resolve().parent / "data" / "minilm_entk.npz"
 
 
@@ -164,10 +164,13 @@ class LanguageModelKernel:
 
 
 def language_model_kernel(path: str | Path | None = None) -> LanguageModelKernel:
-    """Load the precomputed eNTK of all-MiniLM-L6-v2's last attention layer (see ntk_lm)."""
+    """Load the precomputed eNTK of all-MiniLM-L6-v2's last attention layer.
+
+    Written by :mod:`explorer.ntk.lm` (the optional 'lm' extra).
+    """
     path = Path(path) if path is not None else LM_KERNEL_FILE
     if not path.is_file():
-        raise ValueError(f"no language-model kernel at {path}; run python -m explorer.ntk_lm")
+        raise ValueError(f"no language-model kernel at {path}; run python -m explorer.ntk.lm")
     with np.load(path, allow_pickle=False) as z:
         lam, coef = np.asarray(z["eigenvalues"], float), np.asarray(z["coef"], float)
         pos = lam > 1e-12 * lam.max()
