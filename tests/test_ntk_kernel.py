@@ -95,6 +95,87 @@ def test_stopping_time_monotone_in_R_sigma_and_alpha():
         assert b.t_hat in (2 * a.t_hat, 2 * a.t_hat + 1)   # alpha T_hat invariant up to ceil
 
 
+def test_stopping_time_default_step_is_one_over_lam1_like_the_rest():
+    lam = ntk.spectrum("polynomial", 800, beta=2.0, scale=4.0)     # lam_1 = 4, not 1
+    st = ntk.stopping_time(lam, 1.0, 0.5)
+    assert st == ntk.stopping_time(lam, 1.0, 0.5, alpha=0.25)
+    assert st == ntk.stopping_time(lam, 1.0, 0.5, alpha=ntk.step_size(lam))
+    assert st.t_hat == math.ceil(1 / (0.25 * st.eps_hat**2)) - 1
+    unit = ntk.stopping_time(lam, 1.0, 0.5, alpha=1.0)
+    assert unit.eps_hat == st.eps_hat and unit.t_hat < st.t_hat   # alpha t is what counts
+
+
+def test_step_size_is_relative_to_the_top_eigenvalue():
+    lam = np.array([0.5, 4.0, 1.0])
+    assert ntk.step_size(lam) == 0.25
+    assert ntk.step_size(lam, 1.5) == 1.5 / 4.0
+    for bad in (0.0, -1.0, math.inf):
+        with pytest.raises(ValueError, match=r"relative must be .*in \(0, inf\); got"):
+            ntk.step_size(lam, bad)
+    with pytest.raises(ValueError, match="lam must have a positive eigenvalue"):
+        ntk.step_size(np.zeros(3), 1.0)
+
+
+def test_risk_curve_and_predictions_are_named_tuples():
+    lam = ntk.spectrum("polynomial", 30)
+    coef = ntk.target_coefficients(lam, R=1.0, rng=1)
+    t = np.array([0.0, 5.0, 50.0])
+    curve = ntk.risk_curve(lam, coef, 0.3, t)
+    assert isinstance(curve, ntk.RiskCurve) and curve._fields == ("bias2", "variance", "risk")
+    bias2, variance, risk = curve
+    assert curve[2] is curve.risk is risk and bias2 is curve.bias2 and variance is curve.variance
+    s = (1 - lam) ** t[:, None]                       # alpha = 1/lam_1 = 1
+    assert np.allclose(curve.bias2, np.sum(s**2 * coef**2, axis=1), rtol=EXACT)
+    assert np.allclose(curve.risk, curve.bias2 + curve.variance, rtol=EXACT)
+    (K, _), y, f0 = random_psd(6, rng=2), np.arange(6.0), np.zeros(6)
+    pred = ntk.predict_fn(K, y, f0, K_test=K[:2], f0_test=f0[:2])(3)
+    assert isinstance(pred, ntk.Prediction) and pred._fields == ("train", "test")
+    train, test = pred
+    assert train is pred.train and test is pred[1] and test.shape == (2,)
+    assert ntk.predict_fn(K, y, f0)(3).test is None
+
+
+def _brute_risk(lam, coef, sigma, alpha, t_max):
+    """Expected risk at t = 0 .. t_max from the update F <- F - alpha K_n (F - y), mode by mode
+    (integer powers, no shortcut shared with the package); overflow counts as +inf."""
+    t = np.arange(t_max + 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = np.power((1 - alpha * lam)[None, :], t[:, None])
+        r = np.sum(s**2 * coef**2, axis=1) + sigma**2 / lam.size * np.sum((1 - s) ** 2, axis=1)
+    return np.where(np.isfinite(r), r, np.inf)
+
+
+@pytest.mark.parametrize("relative", [0.5, 1.0, 1.3, 1.7, 1.95, 2.0, 2.05, 2.5])
+@pytest.mark.parametrize("kind", ["polynomial", "spiked"])
+def test_oracle_time_is_the_argmin_for_any_step(kind, relative):
+    """Past 1/lam_1 the top modes flip sign each step (even and odd t differ); past 2/lam_1
+    they blow up. The oracle is still the whole-step argmin of the expected risk."""
+    rng = np.random.default_rng(int(relative * 100))
+    for n, sigma in ((40, 0.5), (150, 0.05), (90, 2.0)):
+        lam = ntk.spectrum(kind, n, beta=rng.uniform(1.2, 3.0), scale=rng.uniform(0.5, 3.0))
+        coef = ntk.target_coefficients(lam, R=rng.uniform(0.2, 3.0), rng=rng)
+        alpha = ntk.step_size(lam, relative)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # the step warning, when > 1
+            t = ntk.oracle_time(lam, coef, sigma, alpha=alpha)
+        risk = _brute_risk(lam, coef, sigma, alpha, 20_000)
+        best = int(np.argmin(risk))
+        assert best < risk.size - 1                           # the minimum is inside the range
+        assert t == best or risk[t] <= risk[best] * (1 + EXACT), (t, best)
+
+
+def test_oracle_time_survives_non_finite_risks():
+    # a diverging mode with no coefficient and no noise: 0 * inf would be nan
+    lam, coef = np.array([1.0, 0.3]), np.array([0.0, 1.0])
+    with pytest.warns(RuntimeWarning, match="diverges"):
+        t = ntk.oracle_time(lam, coef, 0.0, alpha=2.5)
+    risk = _brute_risk(lam, coef, 0.0, 2.5, 1000)
+    assert t >= 0 and risk[min(t, 1000)] <= risk.min() + EXACT
+    with pytest.warns(RuntimeWarning, match="diverges"):
+        assert ntk.oracle_time(lam, np.ones(2), 1.0, alpha=2.5) == int(np.argmin(
+            _brute_risk(lam, np.ones(2), 1.0, 2.5, 1000)))
+
+
 def test_limits_R_zero_and_sigma_zero():
     lam = ntk.spectrum("exponential", 500)
     coef = ntk.target_coefficients(lam, R=0.0, rng=4)

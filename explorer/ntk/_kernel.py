@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -23,7 +24,9 @@ __all__ = [
     "KINDS",
     "KRR",
     "PredictFn",
+    "Prediction",
     "RateSweep",
+    "RiskCurve",
     "StoppingTime",
     "decay_exponent",
     "krr_equivalent",
@@ -35,6 +38,7 @@ __all__ = [
     "risk_curve",
     "rkhs_norm",
     "spectrum",
+    "step_size",
     "stopping_time",
     "target_coefficients",
     "theoretical_slopes",
@@ -83,6 +87,40 @@ def _check_alpha(alpha, lam: np.ndarray) -> float:
         warnings.warn(f"alpha = {alpha:.3g} exceeds 1/lam_1 = {1 / top:.3g}: gradient descent "
                       f"{state} (bias is no longer monotone)", RuntimeWarning, stacklevel=3)
     return alpha
+
+
+def step_size(lam, relative: float = 1.0) -> float:
+    """The gradient-descent step alpha = relative / lam_1, in units of the top eigenvalue.
+
+    ``relative`` = 1 is the default step of every function here (the largest step with
+    monotone bias); in (1, 2) the top modes oscillate in sign while still converging, and
+    above 2 gradient descent diverges along every mode with alpha lam_i > 2.
+
+    Parameters
+    ----------
+    lam : array_like, shape (n,)
+        Eigenvalues of K_n (>= 0, at least one positive).
+    relative : float
+        alpha lam_1, in (0, inf).
+
+    Returns
+    -------
+    float
+        alpha.
+
+    Raises
+    ------
+    ValueError
+        If ``relative`` is not in (0, inf) or ``lam`` is not a valid spectrum.
+
+    Examples
+    --------
+    >>> step_size([2.0, 1.0], 1.5)
+    0.75
+    """
+    lam = _check_lam(lam)
+    relative = check_real("relative", relative, 0.0, lo_open=True)
+    return relative / float(lam.max())
 
 
 def _check_times(t) -> np.ndarray:
@@ -207,7 +245,28 @@ def _shrink(lam, alpha, t, flow):
         return np.power(base, t)
 
 
-def risk_curve(lam, coef, sigma: float, t, *, alpha: float | None = None, flow: bool = False):
+class RiskCurve(NamedTuple):
+    """Expected squared error of kernel gradient descent and its two parts, each shaped like t.
+
+    A tuple, so ``bias2, variance, risk = risk_curve(...)`` and ``risk_curve(...)[2]`` work.
+    """
+
+    bias2: np.ndarray
+    variance: np.ndarray
+    risk: np.ndarray
+
+
+def _risk_parts(lam, coef, sigma, t, alpha, flow=False) -> RiskCurve:
+    """risk_curve without validation (inputs already checked)."""
+    s = _shrink(lam, alpha, t, flow)
+    with np.errstate(over="ignore", invalid="ignore"):
+        bias2 = np.sum(s * s * coef * coef, axis=-1)
+        variance = sigma**2 / lam.size * np.sum((1.0 - s) ** 2, axis=-1)
+    return RiskCurve(bias2, variance, bias2 + variance)
+
+
+def risk_curve(lam, coef, sigma: float, t, *, alpha: float | None = None,
+               flow: bool = False) -> RiskCurve:
     """Expected squared error of kernel gradient descent after t steps, split into its parts.
 
     .. math::
@@ -233,7 +292,13 @@ def risk_curve(lam, coef, sigma: float, t, *, alpha: float | None = None, flow: 
 
     Returns
     -------
-    bias2, variance, risk : ndarray, shape of t
+    RiskCurve
+        ``(bias2, variance, risk)``, each an ndarray shaped like t; a named tuple.
+
+    Raises
+    ------
+    ValueError
+        If an input is out of range, or t is not whole steps when alpha > 1/lam_1.
 
     References
     ----------
@@ -241,8 +306,8 @@ def risk_curve(lam, coef, sigma: float, t, *, alpha: float | None = None, flow: 
 
     Examples
     --------
-    >>> b, v, r = risk_curve([1.0, 0.5], [1.0, 1.0], 0.0, [0, 1])
-    >>> b.tolist()
+    >>> curve = risk_curve([1.0, 0.5], [1.0, 1.0], 0.0, [0, 1])
+    >>> curve.bias2.tolist()
     [2.0, 0.25]
     """
     lam = _check_lam(lam)
@@ -250,11 +315,7 @@ def risk_curve(lam, coef, sigma: float, t, *, alpha: float | None = None, flow: 
     sigma = check_real("sigma", sigma, 0.0)
     alpha = _check_alpha(alpha, lam)
     t = _check_times(t)
-    s = _shrink(lam, alpha, t, flow)
-    with np.errstate(over="ignore", invalid="ignore"):
-        bias2 = np.sum(s * s * coef * coef, axis=-1)
-        variance = sigma**2 / lam.size * np.sum((1.0 - s) ** 2, axis=-1)
-    return bias2, variance, bias2 + variance
+    return _risk_parts(lam, coef, sigma, t, alpha, flow)
 
 
 def gd_path(lam, coef, sigma: float, t, *, alpha: float | None = None, rng=None) -> np.ndarray:
@@ -276,6 +337,14 @@ def gd_path(lam, coef, sigma: float, t, *, alpha: float | None = None, rng=None)
 
 
 # ---------------------------------------------------------------------------- predictor
+
+
+class Prediction(NamedTuple):
+    """Gradient-descent predictions at one time; a tuple ``(train, test)``."""
+
+    train: np.ndarray
+    #: None without a test kernel.
+    test: np.ndarray | None
 
 
 class PredictFn:
@@ -313,8 +382,8 @@ class PredictFn:
         """U^T (y - f0) / sqrt(n): the data residual in the eigenbasis."""
         return self._c / np.sqrt(self._n)
 
-    def __call__(self, t):
-        """(f_train, f_test) at time t; f_test is None without a test kernel."""
+    def __call__(self, t) -> Prediction:
+        """``Prediction(train, test)`` at time t; ``test`` is None without a test kernel."""
         if not (isinstance(t, int | float | np.integer | np.floating) and t >= 0):
             raise ValueError(f"t must be a number of steps >= 0 (or inf); got {t!r:.40}")
         t = float(t)
@@ -325,12 +394,12 @@ class PredictFn:
             s = _shrink(lam, a, t, False)
         f_train = self._y - self._U @ (s * self._c)
         if self._test is None:
-            return f_train, None
+            return Prediction(f_train, None)
         f0_test, KU = self._test
         big = lam > self._tol
         # g(lam) = (1 - s) / lam, whose limit at lam = 0 is alpha t (zero weight at t = inf).
         g = np.where(big, (1.0 - s) / np.where(big, lam, 1.0), 0.0 if math.isinf(t) else a * t)
-        return f_train, f0_test + KU @ (g * self._c)
+        return Prediction(f_train, f0_test + KU @ (g * self._c))
 
 
 def predict_fn(K, y, f0, *, alpha: float | None = None, K_test=None, f0_test=None) -> PredictFn:
@@ -354,14 +423,14 @@ def predict_fn(K, y, f0, *, alpha: float | None = None, K_test=None, f0_test=Non
     Returns
     -------
     PredictFn
-        ``predict(t) -> (f_train, f_test)`` with
+        ``predict(t) -> Prediction(train, test)`` with
         f_t(X) = y - U s(t) U^T (y - f0) and
         f_t(x) = f0(x) + (1/n) K(x, X) U [(1 - s(t)) / lam] U^T (y - f0).
 
     Examples
     --------
     >>> predict = predict_fn(np.eye(3) * 3, np.ones(3), np.zeros(3))
-    >>> predict(1)[0].tolist()
+    >>> predict(1).train.tolist()
     [1.0, 1.0, 1.0]
     """
     K = check_array("K", K, ndim=2)
@@ -417,7 +486,7 @@ class _SortedSpectrum:
         return float(self.prefix[k] + c * (self.n - k))
 
 
-def stopping_time(lam, R: float, sigma: float, *, alpha: float = 1.0) -> StoppingTime:
+def stopping_time(lam, R: float, sigma: float, *, alpha: float | None = None) -> StoppingTime:
     """Sun & Raskutti's stopping time: the RWY rule for a residual of RKHS radius R.
 
     .. math::
@@ -435,8 +504,9 @@ def stopping_time(lam, R: float, sigma: float, *, alpha: float = 1.0) -> Stoppin
         RKHS distance of the pretrained start from the target (>= 0); R = 0 gives 0.
     sigma : float
         Noise level (>= 0); sigma = 0 gives inf (never stop).
-    alpha : float
-        Step size.
+    alpha : float, optional
+        Step size; 1/lam_1 by default, as everywhere in this module (:func:`step_size`).
+        T_hat counts steps of this size: the rule depends on alpha t only.
 
     Returns
     -------
@@ -457,7 +527,9 @@ def stopping_time(lam, R: float, sigma: float, *, alpha: float = 1.0) -> Stoppin
     lam = _check_lam(lam)
     R = check_real("R", R, 0.0)
     sigma = check_real("sigma", sigma, 0.0)
-    alpha = check_real("alpha", alpha, 0.0, lo_open=True)
+    # any step is allowed: the rule is in alpha t (no warning above 1/lam_1, unlike the GD paths)
+    alpha = (1.0 / float(lam.max()) if alpha is None
+             else check_real("alpha", alpha, 0.0, lo_open=True))
     n = lam.size
     if R == 0:
         return StoppingTime(0.0, math.inf, 0.0)
@@ -506,7 +578,39 @@ def stopping_time(lam, R: float, sigma: float, *, alpha: float = 1.0) -> Stoppin
 def oracle_time(lam, coef, sigma: float, *, alpha: float | None = None) -> int:
     """The whole number of steps minimising the expected risk (the oracle stopping time).
 
-    A geometric grid brackets the minimum, then a search over whole steps refines it.
+    Defined for every step size. A geometric grid over [0, 10^12] brackets the minimum, then a
+    ternary search over whole steps refines it. For alpha <= 1/lam_1 the risk is unimodal in
+    t. For 1/lam_1 < alpha the modes with alpha lam_i > 1 flip sign every step, so the risk
+    differs between even and odd t: the search runs over each parity and the better one wins.
+    For alpha > 2/lam_1 those modes grow without bound and so does the risk (unless their
+    coefficients and sigma vanish); the oracle is then the best step before it blows up, often
+    0. Risks that overflow count as +inf.
+
+    Parameters
+    ----------
+    lam : array_like, shape (n,)
+        Eigenvalues of K_n (>= 0).
+    coef : array_like, shape (n,)
+        Residual coefficients (see :func:`risk_curve`).
+    sigma : float
+        Noise standard deviation (>= 0).
+    alpha : float, optional
+        Step size, 1/lam_1 by default; above 1/lam_1 a RuntimeWarning (as in
+        :func:`risk_curve`), and the result is still the argmin described above.
+
+    Returns
+    -------
+    int
+        A minimising number of steps in [0, 10^12].
+
+    Examples
+    --------
+    >>> lam = spectrum("polynomial", 200)
+    >>> coef = target_coefficients(lam, R=1.0, rng=0)
+    >>> t = oracle_time(lam, coef, 0.5)
+    >>> risk = risk_curve(lam, coef, 0.5, np.arange(4 * t + 1)).risk
+    >>> int(np.argmin(risk)) == t
+    True
     """
     lam = _check_lam(lam)
     coef = _check_coef(coef, lam.size)
@@ -514,20 +618,40 @@ def oracle_time(lam, coef, sigma: float, *, alpha: float | None = None) -> int:
     sigma = check_real("sigma", sigma, 0.0)
 
     def risk(t):
-        return risk_curve(lam, coef, sigma, t, alpha=alpha)[2]
+        r = _risk_parts(lam, coef, sigma, np.asarray(t, dtype=float), alpha).risk
+        return np.where(np.isfinite(r), r, np.inf)
 
-    grid = np.unique(np.r_[0, np.round(np.geomspace(1, 1e12, 400))])
-    values = risk(grid)
-    j = int(np.argmin(values))
-    lo, hi = int(grid[max(j - 1, 0)]), int(grid[min(j + 1, grid.size - 1)])
-    while hi - lo > 64:  # the risk is unimodal between neighbouring grid points
-        a, b = lo + (hi - lo) // 3, hi - (hi - lo) // 3
-        ra, rb = risk(np.array([a, b], dtype=float))
+    base = np.unique(np.r_[0, np.round(np.geomspace(1, 1e12, 400))])
+    oscillating = alpha * float(lam.max()) > 1.0
+    best_t, best_r = 0, math.inf
+    for parity in ((0, 1) if oscillating else (None,)):
+        # Along one parity every s_i keeps its sign, so the sign flips drop out and the
+        # risk is treated as unimodal there, as it is for alpha <= 1/lam_1.
+        grid = base if parity is None else np.unique(2 * np.floor((base - parity) / 2) + parity)
+        grid = grid[grid >= 0]
+        values = risk(grid)
+        j = int(np.argmin(values))
+        lo, hi = int(grid[max(j - 1, 0)]), int(grid[min(j + 1, grid.size - 1)])
+        t = _unimodal_argmin(risk, lo, hi, parity)
+        r = float(risk([t])[0])
+        if r < best_r or (r == best_r and t < best_t):
+            best_t, best_r = t, r
+    return best_t
+
+
+def _unimodal_argmin(risk, lo: int, hi: int, parity: int | None) -> int:
+    """Whole-step argmin of a unimodal risk over t in [lo, hi], or over t = lo, lo + 2, ...
+    when ``parity`` is given (lo and hi then have that parity)."""
+    step = 1 if parity is None else 2
+    k_lo, k_hi = 0, (hi - lo) // step           # search over t = lo + k step
+    while k_hi - k_lo > 64:
+        a, b = k_lo + (k_hi - k_lo) // 3, k_hi - (k_hi - k_lo) // 3
+        ra, rb = risk(np.array([lo + a * step, lo + b * step], dtype=float))
         if ra <= rb:
-            hi = b
+            k_hi = b
         else:
-            lo = a
-    ts = np.arange(lo, hi + 1, dtype=float)
+            k_lo = a
+    ts = lo + step * np.arange(k_lo, k_hi + 1)
     return int(ts[int(np.argmin(risk(ts)))])
 
 
@@ -602,7 +726,7 @@ def _rate_job(job: dict, rng: np.random.Generator) -> tuple:
     n = job["n"]
     lam = spectrum(job["kind"], n, **job["params"])
     coef = job["coef"][:n]  # the same target, truncated: fixed constant, not renormalised
-    alpha = 1.0 / lam.max()
+    alpha = step_size(lam)
     # The rule uses the radius R of the ball the target lies in, known a priori (not its
     # truncated norm on n points, which creeps up with n when r = 1/2).
     st = stopping_time(lam, job["R"], job["sigma"], alpha=alpha)
