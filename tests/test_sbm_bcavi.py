@@ -340,3 +340,51 @@ def test_threaded_row_block_products_are_bit_identical(monkeypatch):
     threaded = sbm.bcavi(A, Psi, p=0.2, q=0.05, max_iter=6, tol=1e-300)
     assert np.array_equal(threaded.iterates, plain.iterates)
     assert np.array_equal(threaded.objective, plain.objective)
+
+
+def _edge_probabilities(n, p, q):
+    """The n x n matrix of edge probabilities, nodes 0 .. n/2 - 1 in block 0, no self loops."""
+    block = np.repeat([0, 1], n // 2)
+    P = np.where(block[:, None] == block[None, :], p, q)
+    np.fill_diagonal(P, 0.0)
+    return P
+
+
+@pytest.mark.parametrize("n,degree,ratio", [(1000, 20.0, 3.0), (4000, 15.0, 4.0),
+                                            (10, 2.5, 1.01), (200, 60.0, 50.0)])
+def test_pq_from_degree_gives_that_degree_and_ratio(n, degree, ratio):
+    p, q = sbm.pq_from_degree(n, degree, ratio)
+    assert 0 < q < p < 1
+    assert p / q == pytest.approx(ratio, rel=TOL)
+    assert n * (p + q) / 2 == pytest.approx(degree, rel=TOL)
+    # the mean row sum of the probability matrix is that degree less the missing self pair
+    mean_degree = _edge_probabilities(n, p, q).sum(axis=1).mean()
+    assert mean_degree == pytest.approx(degree - p, rel=TOL)
+
+
+def test_pq_from_degree_names_the_bad_value():
+    with pytest.raises(ValueError, match=r"average degree 800 with ratio 3 needs p = 1\.2 < 1 "
+                                         r"at n = 1000; lower the degree or raise n"):
+        sbm.pq_from_degree(1000, 800.0, 3.0)
+    with pytest.raises(ValueError, match=r"ratio must be in \(1, inf\); got 1"):
+        sbm.pq_from_degree(100, 5.0, 1.0)
+    with pytest.raises(ValueError, match=r"degree must be in \(0, inf\); got 0"):
+        sbm.pq_from_degree(100, 0.0, 2.0)
+    with pytest.raises(ValueError, match=r"n must be an even integer >= 4; got 7"):
+        sbm.pq_from_degree(7, 1.0, 2.0)
+
+
+@pytest.mark.parametrize("n,p,q", [(4, 1.0, 1.0), (10, 0.3, 0.1), (50, 0.05, 0.2), (6, 0, 0)])
+def test_expected_edges_counts_the_pairs(n, p, q):
+    want = np.triu(_edge_probabilities(n, p, q), 1).sum()
+    assert sbm.expected_edges(n, p, q) == pytest.approx(want, rel=TOL, abs=TOL)
+
+
+def test_expected_edges_matches_sampled_graphs():
+    n, p, q = 400, 0.05, 0.01
+    counts = [sbm.sample_graph(n, p, q, rng=s)[0].nnz / 2 for s in range(20)]
+    expected = sbm.expected_edges(n, p, q)
+    sd = np.sqrt(expected)                    # a sum of independent Bernoullis: var < mean
+    assert abs(np.mean(counts) - expected) < 5 * sd / np.sqrt(len(counts))
+    with pytest.raises(ValueError, match=r"p must be in \[0, 1\]; got 1\.5"):
+        sbm.expected_edges(10, 1.5, 0.1)

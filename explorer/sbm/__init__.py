@@ -21,8 +21,8 @@ means of psi. The truth is (1, 0) or its label swap (0, 1). The derivations
 ``reference/sbm.md``, sections 2 to 5; they are derived, not quoted from the paper.
 
 Modules: ``_population`` (the exact 2-D population map, its runs and basins) and
-``_sample`` (sampled graphs, the ELBO, the M-step and BCAVI on a graph or the
-expected graph). Everything public is re-exported here.
+``_sample`` (sampled graphs, (p, q) from the average degree, expected edge counts, the ELBO,
+the M-step and BCAVI on a graph or the expected graph). Everything public is re-exported here.
 """
 
 from ._landscape import FixedPoint, fixed_points, misspecified_success, thresholds
@@ -40,7 +40,17 @@ from ._population import (
     population_run,
     truth_threshold,
 )
-from ._sample import SCHEDULES, accuracy, bcavi, elbo, expected_graph, m_step, sample_graph
+from ._sample import (
+    SCHEDULES,
+    accuracy,
+    bcavi,
+    elbo,
+    expected_edges,
+    expected_graph,
+    m_step,
+    pq_from_degree,
+    sample_graph,
+)
 from ._starts import (
     INITS,
     SUCCESS_METHODS,
@@ -61,6 +71,7 @@ __all__ = [
     "SCHEDULES",
     "Basins",
     "accuracy",
+    "expected_edges",
     "expected_graph",
     "misspecified_success",
     "FixedPoint",
@@ -77,6 +88,7 @@ __all__ = [
     "population_map",
     "population_matrix",
     "population_run",
+    "pq_from_degree",
     "sample_graph",
     "thresholds",
     "truth_threshold",

@@ -201,6 +201,76 @@ def expected_graph(n: int, p: float, q: float) -> _Graph:
     return _Graph("population", n, p, q)
 
 
+def pq_from_degree(n: int, degree: float, ratio: float) -> tuple[float, float]:
+    """Edge probabilities (p, q) from the average degree and the ratio p / q.
+
+    With n/2 nodes per block the average degree is n (p + q) / 2 (self pairs aside), so
+    q = 2 degree / (n (1 + ratio)) and p = ratio q.
+
+    Parameters
+    ----------
+    n : int
+        Number of nodes (even, >= 4).
+    degree : float
+        Average degree n (p + q) / 2, in (0, inf).
+    ratio : float
+        p / q, in (1, inf) (assortative).
+
+    Returns
+    -------
+    p, q : float
+        With ``0 < q < p < 1``.
+
+    Raises
+    ------
+    ValueError
+        If an argument is out of range, or the pair needs p >= 1 (the degree is too high
+        for this n and ratio).
+
+    Examples
+    --------
+    >>> pq_from_degree(1000, 20.0, 3.0)
+    (0.03, 0.01)
+    """
+    n = _check_n(n)
+    degree = check_real("degree", degree, 0.0, lo_open=True)
+    ratio = check_real("ratio", ratio, 1.0, lo_open=True)
+    q = 2.0 * degree / (n * (1.0 + ratio))
+    p = ratio * q
+    if not p < 1.0:
+        raise ValueError(f"average degree {degree:g} with ratio {ratio:g} needs p = {p:.3g} < 1 "
+                         f"at n = {n}; lower the degree or raise n")
+    return p, q
+
+
+def expected_edges(n: int, p: float, q: float) -> float:
+    """Expected number of edges of a two-block SBM(n, p, q) with n/2 nodes per block.
+
+    n (n - 2) / 4 pairs lie inside a block and n^2 / 4 across: E|E| = n (n - 2) p / 4 +
+    n^2 q / 4.
+
+    Parameters
+    ----------
+    n : int
+        Number of nodes (even, >= 4).
+    p, q : float
+        Within- and between-block edge probabilities, each in [0, 1].
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> expected_edges(4, 1.0, 1.0)      # the complete graph on 4 nodes
+    6.0
+    """
+    n = _check_n(n)
+    p = check_real("p", p, 0.0, 1.0)
+    q = check_real("q", q, 0.0, 1.0)
+    return n * (n - 2) / 4 * p + n * n / 4 * q
+
+
 def accuracy(psi, labels) -> np.ndarray | float:
     """Share of nodes whose hard label (psi > 1/2) matches the truth, up to the label swap.
 
