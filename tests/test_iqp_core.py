@@ -301,3 +301,81 @@ def test_estimator_over_all_strings_is_exact_at_n8():
 def test_bad_inputs_are_named(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def _mean_weight(n, sigma):
+    """n p_sigma with p_sigma = (1 - exp(-1/(2 sigma^2))) / 2 (reference/iqp.md section 4)."""
+    return n * (1 - np.exp(-1 / (2 * sigma**2))) / 2
+
+
+def test_bandwidth_modes():
+    for n in (6, 20, 150):
+        assert _mean_weight(n, iqp.bandwidth("mean_weight", n, w=2.0)) == pytest.approx(2.0)
+        # constant: the sigma of mean weight w at n_ref, so the weight grows as n w / n_ref
+        sigma = iqp.bandwidth("constant", n, w=2.0)
+        assert _mean_weight(6, sigma) == pytest.approx(2.0)
+        assert _mean_weight(n, sigma) == pytest.approx(2.0 * n / 6)
+        assert _mean_weight(10, iqp.bandwidth("constant", n, w=1.5, n_ref=10)) == \
+            pytest.approx(1.5)
+        assert iqp.bandwidth("sigma", n, sigma=0.3) == 0.3
+    # w capped just below n/2, where the rule is defined
+    assert _mean_weight(4, iqp.bandwidth("mean_weight", 4, w=2.0)) == pytest.approx(1.99)
+    with pytest.raises(ValueError, match="mode must be one of 'mean_weight', 'constant', "
+                                         "'sigma'; got 'median'"):
+        iqp.bandwidth("median", 6)
+    with pytest.raises(ValueError, match=r"sigma must be a number in \(0, inf\) when mode is "
+                                         r"'sigma'; got None"):
+        iqp.bandwidth("sigma", 6)
+    with pytest.raises(ValueError, match=r"sigma must be in \(0, inf\); got -1"):
+        iqp.bandwidth("sigma", 6, sigma=-1.0)
+    with pytest.raises(ValueError, match=r"w must be in \(0, 3\); got 4"):
+        iqp.bandwidth("constant", 20, w=4.0)
+
+
+def test_loss_variance_uses_the_same_bandwidth_rule():
+    data = (np.random.default_rng(40).random((30, 6)) < 0.5).astype(np.uint8)
+    kw = dict(data=data, n_draws=2, rng=0)
+    for mode in ("mean_weight", "constant"):
+        res = iqp.loss_variance([3, 5], "identity", bandwidth=mode, w=2.0, **kw)
+        assert res.sigma.tolist() == [iqp.bandwidth(mode, n, w=2.0) for n in (3, 5)]
+    res = iqp.loss_variance([3, 5], "identity", bandwidth="sigma", sigma=0.4, **kw)
+    assert res.sigma.tolist() == [0.4, 0.4]
+    legacy = iqp.loss_variance([3, 5], "identity", bandwidth="constant", sigma=0.4, **kw)
+    assert legacy.sigma.tolist() == [0.4, 0.4]
+
+
+def test_gate_set_names():
+    assert iqp.gate_set("all_pairs", 4) == [g for w in (1, 2)
+                                            for g in itertools.combinations(range(4), w)]
+    assert iqp.gate_set("nearest_neighbour", 4) == [(0,), (1,), (2,), (3,),
+                                                    (0, 1), (1, 2), (2, 3)]
+    with pytest.raises(ValueError, match="kind must be one of 'all_pairs', 'nearest_neighbour'"):
+        iqp.gate_set("all pairs", 4)
+
+
+def test_covariance_factor_is_normalised_like_the_noise_and_full_range_ignores_scale():
+    n, gates = 5, iqp.local_gates(5)
+    m = len(gates)
+    rng = np.random.default_rng(41)
+    data = (rng.random((200, n)) < 0.4).astype(np.uint8)
+    C = np.cov(2.0 * data - 1, rowvar=False)
+    np.fill_diagonal(C, 0)
+    pairs = np.array([g for g in gates if len(g) == 2])
+    unit_angle = np.pi * C[pairs[:, 0], pairs[:, 1]] / np.max(np.abs(C))   # angles at c = 1
+    for norm, nu in (("unit", 1.0), ("sqrt", np.sqrt(m)), ("linear", float(m))):
+        for s in (0.01, 0.5, 3.0):
+            cs = []
+            for seed in range(200):
+                th = iqp.init_params("covariance", gates, data=data, scale=s,
+                                     normalisation=norm, rng=seed)
+                c = th[n:] / unit_angle
+                assert np.allclose(c, c[0], rtol=1e-12)              # one factor per draw
+                cs.append(c[0])
+            cs = np.array(cs)
+            assert np.all(np.abs(cs) <= s / nu)                       # c ~ U(-s/nu, s/nu)
+            assert np.max(np.abs(cs)) > 0.9 * s / nu                  # ... and fills it
+            assert cs.min() < 0 < cs.max()
+    # full range: U(-pi, pi) whatever the scale and the normalisation
+    for s, norm in ((0.0, "unit"), (1e-3, "linear"), (50.0, "sqrt")):
+        a = iqp.init_params("full_range", gates, n=n, scale=s, normalisation=norm, rng=7)
+        assert np.array_equal(a, np.random.default_rng(7).uniform(-np.pi, np.pi, m))

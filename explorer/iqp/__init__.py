@@ -16,15 +16,19 @@ Derivations and conventions: the project's reference/iqp.md.
 """
 
 from ._circuit import (
+    GATE_SETS,
     exact_expval,
     exact_probs,
     gate_matrix,
+    gate_set,
     local_gates,
     nearest_neighbour_gates,
 )
 from ._init import NORMALISATIONS, STRATEGIES, init_params
 from ._landscape import loss_slice, low_order_statistics
 from ._mmd import (
+    BANDWIDTHS,
+    bandwidth,
     empirical_distribution,
     mmd2,
     mmd2_exact,
@@ -35,6 +39,10 @@ from ._phases import expval
 from ._train import OPTIMIZERS, LossVariance, adam, loss_variance, sgd, train
 
 __all__ = [
+    "BANDWIDTHS",
+    "GATE_SETS",
+    "bandwidth",
+    "gate_set",
     "OPTIMIZERS",
     "LossVariance",
     "adam",

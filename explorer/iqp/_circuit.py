@@ -20,13 +20,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .._common import check_array, check_int
+from .._common import check_array, check_int, check_option
 
 __all__ = [
     "exact_expval",
     "exact_probs",
+    "GATE_SETS",
     "GateSet",
     "gate_matrix",
+    "gate_set",
     "local_gates",
     "nearest_neighbour_gates",
 ]
@@ -69,6 +71,39 @@ def nearest_neighbour_gates(n: int, distance: int = 1,
     max_weight = check_int("max_weight", max_weight, 1, n)
     return [g for w in range(1, max_weight + 1) for g in itertools.combinations(range(n), w)
             if g[-1] - g[0] <= distance]
+
+
+GATE_SETS = ("all_pairs", "nearest_neighbour")
+
+
+def gate_set(kind: str, n: int) -> list[tuple[int, ...]]:
+    """One of the explorer's named gate sets on n qubits (one- and two-qubit generators).
+
+    Parameters
+    ----------
+    kind : {"all_pairs", "nearest_neighbour"}
+        "all_pairs": :func:`local_gates` (every single and every pair, the paper's setting);
+        "nearest_neighbour": :func:`nearest_neighbour_gates` (singles and pairs (i, i + 1)).
+    n : int
+        Number of qubits (>= 1).
+
+    Returns
+    -------
+    list of tuple of int
+        Singles in index order, then pairs in lexicographic order.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``kind`` (the options are listed) or ``n`` out of range.
+
+    Examples
+    --------
+    >>> gate_set("nearest_neighbour", 3)
+    [(0,), (1,), (2,), (0, 1), (1, 2)]
+    """
+    kind = check_option("kind", kind, GATE_SETS)
+    return local_gates(n) if kind == "all_pairs" else nearest_neighbour_gates(n)
 
 
 class GateSet:

@@ -8,15 +8,18 @@ epsilon = pi s u, u ~ U(-1/nu, 1/nu), independently per gate, with the normalisa
 ============  ==================================  =============================================
 strategy      single-qubit gate {i}               two-qubit gate {i, j}
 ============  ==================================  =============================================
-full_range    U(-pi, pi)                          U(-pi, pi)
+full_range    U(-pi, pi)  (no scale, no nu)       U(-pi, pi)
 identity      0 + eps                             0 + eps
 unbiased      pi/4 + eps  (uniform distribution)  0 + eps
 data          arcsin sqrt(mu_i) + eps             0 + eps
-covariance    arcsin sqrt(mu_i)  (no noise)       c pi C_ij / max|C|, c ~ U(-s, s) once per draw
+covariance    arcsin sqrt(mu_i)  (no noise)       c pi C_ij / max|C|, c ~ U(-s/nu, s/nu) once
+                                                  per draw
 ============  ==================================  =============================================
 
 mu_i is the mean of bit i in the data; C the covariance of the +-1 encoded data (ddof 1) with a
-zero diagonal. Gates on three or more qubits get 0 + eps (0 for covariance).
+zero diagonal. Gates on three or more qubits get 0 + eps (0 for covariance). The covariance
+factor c uses the same normalisation nu as the noise (reference/iqp.md section 5, corrected:
+earlier versions drew c from U(-s, s) whatever nu).
 """
 
 from __future__ import annotations
@@ -45,7 +48,9 @@ def init_params(strategy: str, gates, *, data=None, scale: float = 1.0,
     data : array_like, shape (M, n), optional
         0/1 training samples (their number of columns fixes n).
     scale : float
-        s >= 0: the noise half-width is pi s / nu (covariance: the range of c).
+        s >= 0: the noise half-width is pi s / nu; for "covariance" the shared factor c is
+        drawn from U(-s / nu, s / nu). Ignored by "full_range", which is U(-pi, pi) whatever
+        the scale (as is ``normalisation``).
     normalisation : {"unit", "sqrt", "linear"}
     n : int, optional
         Number of qubits when no data is given (default: 1 + the largest qubit in ``gates``).
@@ -94,7 +99,7 @@ def init_params(strategy: str, gates, *, data=None, scale: float = 1.0,
     C = np.atleast_2d(C)
     np.fill_diagonal(C, 0.0)
     top = np.max(np.abs(C))
-    c = rng.uniform(-scale, scale)  # one factor per draw, shared by all pairs
+    c = rng.uniform(-scale / nu, scale / nu)  # one factor per draw, shared by all pairs
     if top > 0 and np.any(pair):
         centre[pair] = c * np.pi * C[gs.first[pair], gs.last[pair]] / top
     return centre

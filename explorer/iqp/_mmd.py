@@ -23,8 +23,8 @@ from .._common import as_rng, check_array, check_int, check_option, check_real
 from ._circuit import EXACT_MAX_N, GateSet, _check_theta, _gate_signs, exact_probs
 from ._phases import phase_model
 
-__all__ = ["empirical_distribution", "mmd2", "mmd2_exact", "operator_probability",
-           "sigma_for_mean_weight"]
+__all__ = ["BANDWIDTHS", "bandwidth", "empirical_distribution", "mmd2", "mmd2_exact",
+           "operator_probability", "sigma_for_mean_weight"]
 
 
 def sigma_for_mean_weight(n: int, w: float) -> float:
@@ -40,6 +40,66 @@ def sigma_for_mean_weight(n: int, w: float) -> float:
     n = check_int("n", n, 1)
     w = check_real("w", w, 0.0, n / 2, lo_open=True, hi_open=True)
     return float((-2.0 * math.log(1.0 - 2.0 * w / n)) ** -0.5)
+
+
+BANDWIDTHS = ("mean_weight", "constant", "sigma")
+
+
+def bandwidth(mode: str, n: int, *, w: float = 2.0, sigma: float | None = None,
+              n_ref: int = 6) -> float:
+    """The kernel bandwidth sigma at n qubits under one of the explorer's bandwidth rules.
+
+    Parameters
+    ----------
+    mode : {"mean_weight", "constant", "sigma"}
+        "mean_weight": the sigma whose mean operator weight is w at this n,
+        ``sigma_for_mean_weight(n, min(w, n/2 - 0.01))`` (w is capped just below n/2, where
+        the rule is defined, so small n still work); "constant": sigma fixed for every n at
+        its mean-weight-w value at ``n_ref`` qubits, ``sigma_for_mean_weight(n_ref, w)`` (the
+        paper's "constant_bandwidth", whose sweeps start at n_ref = 6); "sigma": the given
+        ``sigma``.
+    n : int
+        Number of qubits (>= 1; the mean-weight rule needs n >= 1 with w capped below n/2).
+    w : float
+        Mean operator weight, in (0, n/2) after the cap ("mean_weight"), or in (0, n_ref/2)
+        ("constant").
+    sigma : float, optional
+        The bandwidth for mode "sigma", in (0, inf); not used by the other modes.
+    n_ref : int
+        Reference qubit count of mode "constant" (>= 1).
+
+    Returns
+    -------
+    float
+        sigma > 0.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``mode`` (the options are listed), "sigma" without a valid ``sigma``, or a
+        ``w``, ``n`` or ``n_ref`` out of range.
+
+    References
+    ----------
+    reference/iqp.md section 4 (the two bandwidth settings of the paper).
+
+    Examples
+    --------
+    >>> bandwidth("constant", 150) == bandwidth("mean_weight", 6) == sigma_for_mean_weight(6, 2.0)
+    True
+    >>> bandwidth("sigma", 10, sigma=0.7)
+    0.7
+    """
+    mode = check_option("mode", mode, BANDWIDTHS)
+    n = check_int("n", n, 1)
+    if mode == "sigma":
+        if sigma is None:
+            raise ValueError("sigma must be a number in (0, inf) when mode is 'sigma'; got None")
+        return check_real("sigma", sigma, 0.0, lo_open=True)
+    w = check_real("w", w, 0.0, lo_open=True)
+    if mode == "constant":
+        return sigma_for_mean_weight(check_int("n_ref", n_ref, 1), w)
+    return sigma_for_mean_weight(n, min(w, n / 2 - 0.01))
 
 
 def operator_probability(sigma: float) -> float:

@@ -19,7 +19,8 @@ from .._common import Status, Trajectory, as_rng, check_int, check_option, check
 from ..sweep import run_sweep
 from ._circuit import EXACT_MAX_N, local_gates
 from ._init import STRATEGIES, init_params
-from ._mmd import _check_data, mmd2, mmd2_exact, sigma_for_mean_weight
+from ._mmd import BANDWIDTHS, _check_data, mmd2, mmd2_exact
+from ._mmd import bandwidth as _bandwidth  # loss_variance has an argument of that name
 
 __all__ = ["LossVariance", "OPTIMIZERS", "adam", "loss_variance", "sgd", "train"]
 
@@ -197,7 +198,8 @@ def _variance_job(job: dict, rng: np.random.Generator) -> tuple:
 
 
 def loss_variance(n_values: Sequence[int], strategy: str, *, data, bandwidth: str = "mean_weight",
-                  w: float = 2.0, sigma: float | None = None, scale: float = 1.0,
+                  w: float = 2.0, sigma: float | None = None, n_ref: int = 6,
+                  scale: float = 1.0,
                   normalisation: str = "unit",
                   n_draws: int = 200, exact_up_to: int = 12, n_ops: int = 200,
                   n_samples: int = 200, chunk: int = 25, rng=None, executor=None,
@@ -211,10 +213,14 @@ def loss_variance(n_values: Sequence[int], strategy: str, *, data, bandwidth: st
     strategy : one of STRATEGIES
     data : array_like, shape (M, n_max)
         0/1 training samples with at least max(n_values) columns.
-    bandwidth : {"mean_weight", "constant"}
-        "mean_weight": sigma re-chosen at each n so that the mean operator weight is ``w``;
-        "constant": sigma fixed at ``sigma`` when given, else at its mean-weight-``w`` value
-        for the smallest n.
+    bandwidth : {"mean_weight", "constant", "sigma"}
+        sigma at each n by :func:`bandwidth` (``bandwidth(mode, n, w=w, sigma=sigma,
+        n_ref=n_ref)``): "mean_weight" re-chosen at each n for mean operator weight ``w``;
+        "constant" fixed at its mean-weight-``w`` value at ``n_ref`` qubits; "sigma" fixed at
+        ``sigma``. "constant" with a ``sigma`` given is the same as "sigma" (as before that
+        mode existed).
+    w, sigma, n_ref
+        As in :func:`bandwidth`.
     scale, normalisation
         As in :func:`init_params`.
     n_draws : int
@@ -233,15 +239,14 @@ def loss_variance(n_values: Sequence[int], strategy: str, *, data, bandwidth: st
     data = _check_data(data)
     ns = sorted({check_int("n_values entries", v, 2, data.shape[1]) for v in n_values})
     strategy = check_option("strategy", strategy, STRATEGIES)
-    bandwidth = check_option("bandwidth", bandwidth, ("mean_weight", "constant"))
+    mode = check_option("bandwidth", bandwidth, BANDWIDTHS)
+    if mode == "constant" and sigma is not None:
+        mode = "sigma"
     n_draws = check_int("n_draws", n_draws, 2)
     exact_up_to = check_int("exact_up_to", exact_up_to, 0, EXACT_MAX_N)
     chunk = check_int("chunk", chunk, 1)
     rng = as_rng(rng)
-    sigma_const = (sigma_for_mean_weight(ns[0], w) if sigma is None
-                   else check_real("sigma", sigma, 0.0, lo_open=True))
-    sigmas = {n: sigma_for_mean_weight(n, w) if bandwidth == "mean_weight" else sigma_const
-              for n in ns}
+    sigmas = {n: _bandwidth(mode, n, w=w, sigma=sigma, n_ref=n_ref) for n in ns}
     jobs = []
     for n in ns:
         for start in range(0, n_draws, chunk):
