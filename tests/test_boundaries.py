@@ -128,7 +128,8 @@ def test_package_import_graph_is_acyclic():
     # the parser sees relative, absolute and function-level imports
     assert "explorer._common" in graph["explorer.iqp._circuit"]
     assert "explorer.iqp._circuit" in graph["explorer.iqp._phases"]
-    assert "explorer.ntk.lm" in graph["explorer.ntk_lm"]
+    assert "explorer.iqp._phases" in graph["explorer.iqp"]       # a package's __init__
+    assert "explorer.ntk.lm" not in graph["explorer.ntk"]        # torch stays optional
     cycle = _find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
