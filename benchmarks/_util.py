@@ -31,4 +31,35 @@ def table(rows: list[tuple[str, float, str, float, str]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["best_of", "table"]
+def control_rows(app, changes: dict, *, repeat: int = 6, budget: str = "<= 100 ms") -> list:
+    """Kernel-side latency of each control change of an app: validation, the stages it
+    touches and the artist updates of the views that changed, without the Agg rendering
+    (in a browser ipympl renders after the callback). Baseline: one Agg redraw of every view.
+
+    ``changes`` maps a control name to an iterator of fresh values (never a cache hit when
+    the control is read by a stage).
+    """
+    figures = list(app.figures.values())
+    redraw_all = best_of(lambda: [f.canvas.draw() for f in figures], repeat=3)
+    saved = {f: f.canvas.draw_idle for f in figures}
+    rows = []
+    try:
+        for f in figures:
+            f.canvas.draw_idle = lambda: None
+        for name, values in changes.items():
+            kind = "recompute" if name in app.recompute_controls() else "re-view"
+
+            def step(name=name, values=values):
+                app.controls[name].value = next(values)
+
+            t = best_of(step, repeat=repeat)
+            assert app.last_error is None, app.last_error
+            rows.append((f"change {name} ({kind})", t, "Agg redraw of every view", redraw_all,
+                         budget))
+    finally:
+        for f, fn in saved.items():
+            f.canvas.draw_idle = fn
+    return rows
+
+
+__all__ = ["best_of", "control_rows", "table"]

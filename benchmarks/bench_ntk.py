@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import numpy as np  # noqa: E402
 import scipy.linalg  # noqa: E402
-from _util import best_of, table  # noqa: E402
+from _util import best_of, control_rows, table  # noqa: E402
 
 from explorer import ntk  # noqa: E402
 
@@ -52,18 +52,19 @@ def main() -> None:
 
     app = ntk_app.make_app(query_string="")
     values = iter(np.linspace(0.5, 7.5, 1000))
-    views = app.views
-
-    def render_only():
-        state = dict(app.state, log_t=float(next(values)))
-        return ntk_app.render(app, app.result, state)
 
     def slider_with_draw():
         app.controls["log_t"].value = float(next(values))
 
-    render = best_of(render_only, repeat=20)
     slider = best_of(slider_with_draw, repeat=10)
-    redraw = best_of(views.figs["risk"].canvas.draw, repeat=5)
+    redraw = best_of(app.figures["risk"].canvas.draw, repeat=5)
+    controls = control_rows(app, {
+        "log_t": iter(np.linspace(0.5, 7.5, 1000)),
+        "R": iter(np.round(np.linspace(0.5, 5.0, 1000), 4)),
+        "sigma": iter(np.round(np.linspace(0.2, 2.0, 1000), 4)),
+        "beta": iter(np.round(np.linspace(1.5, 3.0, 1000), 4)),
+        "c1": iter(np.round(np.linspace(-1.0, 2.0, 1000), 4)),
+    })
 
     model = ntk.AttentionModel(64, 64, 64, rng=1)
     X = rng.standard_normal((300, 8, 64))
@@ -76,8 +77,6 @@ def main() -> None:
          bare_eigh, "<= 1.2x"),
         ("predict_fn call (train + 200 test)", call, "scipy.linalg.eigh same matrix",
          bare_eigh, "-"),
-        ("time slider: render only", render, "Agg redraw of the risk view", redraw,
-         "<= 10 ms"),
         ("time slider: callback incl. Agg redraw", slider, "Agg redraw of the risk view",
          redraw, "-"),
         ("stopping_time n=2000", stop, "one O(n) min-sum pass", noop, "<= 1 ms"),
@@ -85,6 +84,7 @@ def main() -> None:
          one_eigh_12800, "-"),
         ("attention eNTK N=300 d=64 (P=12352)", entk, "bare J @ J.T same Jacobian", gram,
          "-"),
+        *[(f"app: {w}", t, b, bt, budget) for w, t, b, bt, budget in controls],
     ]))
 
 

@@ -25,7 +25,7 @@ matplotlib.use("Agg")
 sys.path.insert(0, os.path.dirname(__file__))
 
 import numpy as np  # noqa: E402
-from _util import best_of, table  # noqa: E402
+from _util import best_of, control_rows, table  # noqa: E402
 
 from explorer import sbm  # noqa: E402
 
@@ -87,36 +87,11 @@ def app_rows():
         "seed": iter(range(1, 10**6)),
         "starts": iter([32, 64] * 1000),
         "init": iter(["bernoulli", "uniform"] * 1000),
-        "n": iter([2002, 2000] * 1000),
+        "n": iter(range(2002, 3000, 2)),
+        "trails": iter([False, True] * 1000),
     }
-    redraw_all = best_of(lambda: [f.canvas.draw() for f in app.figures.values()], repeat=3)
-    rows = []
-    for name, values in changes.items():
-        timings, draws = [], []
-
-        def step(name=name, values=values):
-            value = next(values)
-            app.controls[name].value = value
-
-        # Split the callback: compute + render, then the draw of what changed.
-        for _ in range(6):
-            state = dict(app.state, **{name: float(next(values)) if name in "pq" else
-                                       next(values)})
-            app._cache.clear()
-            t0 = time.perf_counter()
-            result = sbm_app.compute(state)
-            changed = sbm_app.render(app, result, state)
-            t1 = time.perf_counter()
-            for v in changed:
-                app.figures[v].canvas.draw()
-            t2 = time.perf_counter()
-            timings.append(t1 - t0)
-            draws.append(t2 - t1)
-        rows.append((f"app: change {name}, compute+render", min(timings),
-                     "Agg redraw of all 5 views", redraw_all, "<= 150 ms"))
-        rows.append((f"app: change {name}, redraw changed views", min(draws),
-                     "Agg redraw of all 5 views", redraw_all, "-"))
-    return rows
+    return [(f"app: {what}", t, b, bt, budget)
+            for what, t, b, bt, budget in control_rows(app, changes)]
 
 
 def main() -> None:

@@ -41,7 +41,7 @@ def main() -> None:
 
     review = best_of(toggle_view, repeat=7)
     fresh = iter(np.linspace(0.2, 0.24, 1000))
-    compute_only = best_of(lambda: sbm_app.compute(dict(app.state, p=float(next(fresh)))),
+    compute_only = best_of(lambda: app.graph.evaluate(dict(app.state, p=float(next(fresh)))),
                            repeat=7)
 
     jobs = [{"n": int(n), "p": 0.3, "q": 0.1, "n_starts": 200} for n in
@@ -60,7 +60,7 @@ def main() -> None:
          redraw, "<= 150 ms"),
         ("SBM app: view toggle -> re-render+draw", review, "bare Agg redraw, same figure",
          redraw, "~ redraw"),
-        ("SBM app: compute() alone, uncached", compute_only, "bare Agg redraw, same figure",
+        ("SBM app: stages alone, p uncached", compute_only, "bare Agg redraw, same figure",
          redraw, "-"),
         ("run_sweep serial, 32 jobs", serial, "plain loop, same jobs", loop, "~1.0x"),
         ("run_sweep ProcessPool(2), 32 jobs", pooled, "plain loop, same jobs", loop, "< 1.0x"),

@@ -85,8 +85,8 @@ def figures(args: argparse.Namespace) -> int:
 
 
 def ntk_lm(args: argparse.Namespace) -> int:
-    """The real language model's eNTK (optional extra 'lm'; see explorer/ntk_lm.py)."""
-    from . import ntk_lm as lm
+    """The real language model's eNTK (optional extra 'lm'; see explorer/ntk/lm.py)."""
+    from .ntk import lm
 
     print(lm.write(args.out))
     return 0
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p_lm.set_defaults(func=ntk_lm)
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is ntk_lm and args.out is None:
-        from .ntk_lm import OUTPUT
+        from .ntk.lm import OUTPUT
 
         args.out = str(OUTPUT)
     return args.func(args)

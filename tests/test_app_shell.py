@@ -1,7 +1,8 @@
-"""The app shell, driven headlessly (no kernel, no browser) through the SBM demo app.
+"""The app shell, driven headlessly (no kernel, no browser) through the SBM app and small
+apps declared in the tests.
 
-Expected values are computed with the same pure functions the callbacks use
-(``sbm_app.compute`` / ``summary``, which only call the backend).
+Expected values are computed with the same pure stage functions the app declares, evaluated
+by a fresh dependency graph (no shared caches), which only call the backend.
 """
 
 import json
@@ -15,7 +16,8 @@ from hypothesis import strategies as st
 
 from explorer import sbm
 from explorer.apps import _shell, sbm_app
-from explorer.apps._shell import App, Param, new_figure, parse_query
+from explorer.apps._graph import evaluate_once
+from explorer.apps._shell import App, Param, Stage, Task, View, parse_query
 
 
 @pytest.fixture
@@ -24,13 +26,13 @@ def app():
 
 
 def expected_status(state):
-    return sbm_app.summary(sbm_app.compute(state), state)
+    return evaluate_once(sbm_app.STAGES, sbm_app.summary, state)
 
 
 def test_initial_state_is_the_defaults(app):
     assert app.state == {p.name: p.default for p in app.params}
     assert app.status_text == expected_status(app.state)
-    assert app.n_computes == 1 and app.last_error is None
+    assert app.n_computes == len(sbm_app.STAGES) and app.last_error is None   # each once
 
 
 def test_setting_a_control_changes_the_result(app):
@@ -40,16 +42,18 @@ def test_setting_a_control_changes_the_result(app):
     assert app.status_text == expected_status(app.state)
     assert app.controls["preset"].value == "(custom)"
     # The figure follows: the starts drawn are the result's.
-    bm = app.result.population.extras["block_means"]
-    assert np.array_equal(app.views.starts.get_offsets(), bm[0].T)
+    bm = app.result.population.run.extras["block_means"]
+    assert np.array_equal(app.artists["phase"].starts.get_offsets(), bm[0].T)
 
 
 def test_view_only_control_rerenders_without_recompute(app):
     n = app.n_computes
+    assert "trails" not in app.recompute_controls() and "p" in app.recompute_controls()
     app.controls["trails"].value = False
-    assert app.n_computes == n and app.views.trails.get_segments() == []
+    assert app.n_computes == n and app.artists["phase"].trails.get_segments() == []
     app.controls["trails"].value = True
-    assert app.n_computes == n and len(app.views.trails.get_segments()) == app.state["starts"]
+    assert app.n_computes == n
+    assert len(app.artists["phase"].trails.get_segments()) == app.state["starts"]
 
 
 def test_preset_applies_all_values_with_one_recompute(app):
@@ -79,14 +83,14 @@ def test_server_revalidates_values_a_client_could_send(app):
 
 
 def test_unexpected_exception_is_short_without_paths_unless_debug(caplog):
-    def boom(state):
+    def boom(a):
         raise RuntimeError("secret /srv/private/path")
 
     params = [Param("a", "float", 0.5, lo=0, hi=1)]
     for debug in (False, True):
         with caplog.at_level("ERROR", logger="explorer.apps"):
-            a = App(title="t", params=params, compute=boom, figure=new_figure(),
-                    render=lambda *_: None, query_string="", debug=debug)
+            a = App(title="t", params=params, stages=[Stage(boom)], views=[],
+                    query_string="", debug=debug)
         assert a.status_text == "Internal error (RuntimeError); the last good result is kept."
         assert "/srv/private" not in a.status.value
         assert ("/srv/private" in a.debug_out.value) is debug
@@ -109,7 +113,8 @@ def test_state_to_query_to_new_app_is_identical(app):
     clone = sbm_app.make_app(query_string=qs)
     assert clone.state == app.state and clone.warning_text == ""
     assert clone.status_text == app.status_text
-    assert np.array_equal(clone.result.population.iterates, app.result.population.iterates)
+    assert np.array_equal(clone.result.population.run.iterates,
+                          app.result.population.run.iterates)
 
 
 def test_preset_and_lecture_round_trip(app):
@@ -181,54 +186,153 @@ def test_permalink_shows_the_query(app, monkeypatch):
 
 def test_long_task_reports_progress_and_finishes(app):
     app.set_state({"n": 200})
-    app.start_monte_carlo()
+    app.run("monte_carlo")
     assert app.wait(300)
-    (pq, (ns, shares)) = app.mc_result
-    assert pq == (0.3, 0.1) and len(ns) == len(shares) == app.progress.max == app.progress.value
+    rec = app.task_result("monte_carlo")
+    ns, shares = rec.value["n"], rec.value["share"]
+    row = app.task_rows["monte_carlo"]
+    assert rec.complete and len(ns) == len(shares) == row.progress.max == row.progress.value
     # The plotted shares are the backend's, n by n.
-    expected = sbm.success_probability(ns[0], 0.3, 0.1, n_inits=sbm_app.MC_INITS,
+    expected = sbm.success_probability(int(ns[0]), 0.3, 0.1, n_inits=sbm_app.MC_INITS,
                                        rng=np.random.default_rng([0, 3, ns[0]]))
     assert shares[0] == expected
-    assert list(app.views.mc.get_xdata()) == list(ns)
+    assert list(app.artists["success"].mc.get_xdata()) == list(ns)
+    assert row.label.value.startswith("done in")
 
 
-def test_cancel_stops_promptly(app):
+def _counting_app(n_steps=10_000, pause=0.01):
+    """A small app whose task counts, for the task runner's tests."""
     started = threading.Event()
 
-    def work(on_progress, cancel):
-        for i in range(10_000):
+    def count(ctx, a):
+        for i in range(n_steps):
             started.set()
-            if cancel.is_set():
+            if ctx.cancel.is_set():
                 return i
-            on_progress(i, 10_000)
-            time.sleep(0.01)
+            ctx.progress(i, n_steps)
+            time.sleep(pause)
         return -1
 
-    got = []
-    app.run_task(work, got.append, label="test")
+    a = App(title="count", params=[Param("a", "float", 0.5, lo=0, hi=1)],
+            stages=[Stage(lambda a: a, name="double")], views=[],
+            tasks=[Task("count", count)], query_string="")
+    return a, started
+
+
+def test_cancel_stops_promptly_and_keeps_the_partial_result():
+    app, started = _counting_app()
+    app.run("count")
     started.wait(5)
-    with pytest.raises(ValueError, match="already running"):
-        app.run_task(work, got.append)
-    app.cancel_button.click()
+    app.task_rows["count"].run.click()        # the same task again: refused, run continues
+    assert "count is already running" in app.status_text
+    app.task_rows["count"].cancel.click()
     assert app.wait(30)                       # the loop saw the event (it would run 100 s)
-    assert got and got[0] < 10_000 and "cancelled" in app.progress_label.value
-    assert app.cancel_button.disabled
+    rec = app.task_result("count")
+    assert rec.cancelled and not rec.complete and 0 <= rec.value < 10_000
+    assert "cancelled" in app.task_rows["count"].label.value
+    assert app.task_rows["count"].cancel.disabled
 
 
-def test_errors_in_a_task_reach_the_status_line(app):
-    def work(on_progress, cancel):
+def test_errors_in_a_task_reach_the_status_line():
+    def work(ctx):
         raise ValueError("n_starts must be >= 1; got 0")
 
-    app.run_task(work, lambda v: None)
+    app = App(title="t", params=[], stages=[], views=[], tasks=[Task("bad", work)],
+              query_string="")
+    app.run("bad")
     assert app.wait(5)
     assert app.status_text == "n_starts must be >= 1; got 0"
+    assert app.task_result("bad") is None
+
+
+def test_tasks_results_are_applied_on_the_waiting_thread_never_the_worker(app, monkeypatch):
+    """Failure 4 of the shell issue: artists were moved from worker threads."""
+    import matplotlib.lines
+
+    threads = set()
+    original = matplotlib.lines.Line2D.set_data
+
+    def recording(self, *args):
+        threads.add(threading.current_thread().name)
+        return original(self, *args)
+
+    monkeypatch.setattr(matplotlib.lines.Line2D, "set_data", recording)
+    app.set_state({"n": 200, "seed": 5})
+    app.run("monte_carlo")
+    assert app.wait(300)
+    assert app.task_result("monte_carlo").complete
+    assert threads == {threading.current_thread().name}
+
+
+def test_backend_warnings_are_collected_per_thread():
+    """Failure 5: ``catch_warnings`` in the recompute swapped process-wide state, so another
+    thread's warnings landed in this app's status line (and filters could be lost)."""
+    import warnings
+
+    def noisy(a):
+        worker = threading.Thread(target=lambda: warnings.warn("from another thread",
+                                                               stacklevel=1))
+        worker.start()
+        worker.join()
+        warnings.warn(f"from the stage at a = {a}", stacklevel=1)
+        return a
+
+    app = App(title="t", params=[Param("a", "float", 0.5, lo=0, hi=1)],
+              stages=[Stage(noisy)], views=[], query_string="")
+    filters = list(warnings.filters)
+    app.controls["a"].value = 0.25
+    assert "from the stage at a = 0.25" in app.status_text
+    assert "from another thread" not in app.status_text
+    assert warnings.filters == filters
+
+
+def test_a_minimal_fourth_app_from_a_few_declarations():
+    """The cost of a new model: controls, one stage, one view (see docs/adding_a_model.md)."""
+    from types import SimpleNamespace
+
+    def path(lr, steps):
+        x = np.empty(steps + 1)
+        x[0] = 1.0
+        for k in range(steps):
+            x[k + 1] = x[k] - lr * x[k]          # gradient descent on x^2 / 2
+        return x
+
+    def build(fig):
+        ax = fig.add_subplot()
+        return SimpleNamespace(line=ax.plot([], [])[0])
+
+    def draw(a, path):
+        a.line.set_data(np.arange(path.size), path)
+
+    app = App(title="GD on a parabola",
+              params=[Param("lr", "float", 0.5, lo=0.0, hi=2.0),
+                      Param("steps", "int", 20, lo=1, hi=200)],
+              stages=[Stage(path)], views=[View("path", build, draw)],
+              summary=lambda path: f"x after {path.size - 1} steps: {path[-1]:.3g}",
+              query_string="lr=1.5")
+    assert app.state["lr"] == 1.5
+    y = app.artists["path"].line.get_ydata()
+    assert np.allclose(y, (1 - 1.5) ** np.arange(21))        # closed form of the iteration
+    assert app.status_text == f"x after 20 steps: {(-0.5) ** 20:.3g}"
+    with pytest.raises(ValueError, match=r"lr must be in \[0, 2\]; got 2.5"):
+        app.set_state({"lr": 2.5})
+    assert app.state["lr"] == 1.5
+
+
+def test_undeclared_inputs_are_refused_at_build_time():
+    def stage(a, missing):
+        return a
+
+    with pytest.raises(ValueError, match="reads 'missing', which is not a control"):
+        App(title="t", params=[Param("a", "float", 0.5, lo=0, hi=1)],
+            stages=[Stage(stage)], views=[], query_string="")
 
 
 # ---------------------------------------------------------------------------- lecture, export
 
 
 def test_lecture_mode_hides_advanced_controls_and_enlarges_fonts(app):
-    title = app.views.ax_phase.title
+    title = app.artists["phase"].ax.title
     base = title.get_fontsize()
     app.lecture.value = True
     advanced = [p.name for p in app.params if p.advanced]
@@ -246,12 +350,12 @@ def test_export_figure_and_result(app):
     assert app.export_figure("png").startswith(b"\x89PNG")
     assert b"<svg" in app.export_figure("svg")
     rows = app.export_result("csv").splitlines()
-    cols = sbm_app.columns(app.result)
+    cols = app.export_columns()
     assert rows[0].startswith("# ") and rows[1].split(",") == list(cols)
     assert len(rows) == 2 + max(len(c) for c in cols.values())
     payload = json.loads(app.export_result("json"))
     assert payload["state"] == app.state
-    assert payload["columns"]["limit"] == list(app.result.population_kinds)
+    assert payload["columns"]["limit"] == list(app.result.population.kinds)
     for view in app.figures:
         assert app.export_figure("png", view).startswith(b"\x89PNG")
     app.export_buttons["csv"].click()

@@ -1,7 +1,7 @@
 """End to end: a live Voila (``python -m explorer serve``) in headless Debian Chromium.
 
-Expected texts are computed from the backend through the app's pure
-``compute``/``summary`` functions, never pasted from an earlier run.
+Expected texts are computed from the backend through the app's pure stage and summary
+functions (by a fresh graph), never pasted from an earlier run.
 """
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
 import pytest
-from conftest import ARTIFACTS, ROOT
 
+from conftest import ARTIFACTS, ROOT
 from explorer.apps import sbm_app
+from explorer.apps._graph import evaluate_once
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
@@ -32,7 +34,7 @@ TIMINGS: dict[str, float] = {}
 
 def expected_status(**changes) -> str:
     state = DEFAULTS | changes
-    return sbm_app.summary(sbm_app.compute(state), state)
+    return evaluate_once(sbm_app.STAGES, sbm_app.summary, state)
 
 
 def _collect_errors(page):
@@ -152,7 +154,7 @@ def test_preset_dropdown_applies_a_preset(page, voila_url):
     preset = "joint estimation collapses"
     page.locator(".widget-dropdown select").first.select_option(preset)
     state = DEFAULTS | sbm_app.PRESETS[preset]
-    expect(status).to_have_text(sbm_app.summary(sbm_app.compute(state), state),
+    expect(status).to_have_text(evaluate_once(sbm_app.STAGES, sbm_app.summary, state),
                                 timeout=UPDATE_TIMEOUT)
     expect(page.locator(".explorer-permalink-link")).to_contain_text("preset=joint")
 
@@ -183,7 +185,7 @@ def test_ntk_moving_R_moves_t_hat(page, voila_url):
     defaults = {p.name: p.default for p in ntk_app.PARAMS} | {"seed": 0}
     page.goto(voila_url + NTK)
     status = _wait_for_app(page)
-    expect(status).to_have_text(ntk_app.summary(ntk_app.compute(defaults), defaults),
+    expect(status).to_have_text(evaluate_once(ntk_app.STAGES, ntk_app.summary, defaults),
                                 timeout=READY_TIMEOUT)
     lam = ntk.spectrum("polynomial", defaults["n"], beta=defaults["beta"])
     for R in (0.25, 4.0):
@@ -205,7 +207,75 @@ def test_iqp_short_training_grows_the_curves(page, voila_url):
     page.wait_for_timeout(800)
     before = canvas.screenshot()
     page.get_by_role("button", name="Run training").click()
-    expect(page.locator(".widget-label").filter(has_text="training: 100/100")).to_have_count(
-        1, timeout=120_000)
+    expect(page.locator(".explorer-task-training .explorer-task-label")).to_contain_text(
+        "done in", timeout=120_000)
     page.wait_for_timeout(1500)
     assert canvas.screenshot() != before, "the training curves did not appear"
+
+
+def _pixel(app, view: str, ax, x: float, y: float) -> tuple[float, float]:
+    """CSS pixel offset inside a view's canvas of data point (x, y), from the same figure built
+    headlessly (ipympl draws it at the figure's size in points at 72 dpi)."""
+    fig = app.figures[view]
+    px, py = ax.transData.transform((x, y))
+    return float(px), float(fig.bbox.height - py)
+
+
+def _view_box(page, index: int):
+    canvas = page.locator("div.jupyter-matplotlib-figure").nth(index).locator("canvas").first
+    canvas.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    return canvas.bounding_box()
+
+
+def test_click_on_the_sbm_phase_plane_places_a_start(page, voila_url):
+    page.goto(voila_url + SBM)
+    _wait_for_app(page)
+    app = sbm_app.make_app(query_string="")
+    dx, dy = _pixel(app, "phase", app.artists["phase"].ax, 0.8, 0.3)
+    box = _view_box(page, 0)
+    page.mouse.click(box["x"] + dx, box["y"] + dy)
+    link = page.locator(".explorer-permalink-link")
+    expect(link).to_contain_text("placed=1", timeout=30_000)
+    x0 = float(link.inner_text().split("x0=")[1].split("&")[0])
+    assert abs(x0 - 0.8) < 0.02                # within a couple of pixels of the aim
+
+
+def test_click_on_the_iqp_2d_slice_moves_the_start(page, voila_url):
+    from explorer.apps import iqp_app
+
+    page.goto(voila_url + IQP + "?n=6")
+    _wait_for_app(page)
+    app = iqp_app.make_app(query_string="n=6")
+    a = app.artists["landscape"]
+    dx, dy = _pixel(app, "landscape", a.ax2, 0.5, -0.5)
+    box = _view_box(page, 0)
+    page.mouse.click(box["x"] + dx, box["y"] + dy)
+    link = page.locator(".explorer-permalink-link")
+    expect(link).to_contain_text("shift_u=", timeout=30_000)
+    shift_v = float(link.inner_text().split("shift_v=")[1].split("&")[0])
+    assert abs(shift_v + 0.5) < 0.05
+
+
+def test_drag_on_the_ntk_risk_plot_moves_the_time_cursor(page, voila_url):
+    from explorer.apps import ntk_app
+
+    page.goto(voila_url + NTK)
+    _wait_for_app(page)
+    app = ntk_app.make_app(query_string="")
+    ax = app.artists["risk"].ax
+    y = float(np.sqrt(np.prod(ax.get_ylim())))
+    box = _view_box(page, 0)
+    x1, y1 = _pixel(app, "risk", ax, 10.0, y)
+    x2, y2 = _pixel(app, "risk", ax, 1e4, y)
+    page.mouse.move(box["x"] + x1, box["y"] + y1)
+    page.mouse.down()
+    for k in range(1, 6):                      # a drag: several moves with the button held
+        page.mouse.move(box["x"] + x1 + (x2 - x1) * k / 5, box["y"] + y1)
+        page.wait_for_timeout(50)
+    page.mouse.up()
+    link = page.locator(".explorer-permalink-link")
+    expect(link).to_contain_text("log_t=", timeout=30_000)
+    page.wait_for_timeout(1500)                # the last moves' round trips
+    log_t = float(link.inner_text().split("log_t=")[1].split("&")[0])
+    assert abs(log_t - 4.0) < 0.1

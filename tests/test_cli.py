@@ -5,6 +5,7 @@ import sys
 
 from explorer.__main__ import find_notebooks, voila_command
 from explorer.apps import sbm_app
+from explorer.apps._graph import evaluate_once
 
 
 def test_figures_renders_every_preset(tmp_path):
@@ -18,14 +19,14 @@ def test_figures_renders_every_preset(tmp_path):
 
     for name, path in APPS.items():
         module = importlib.import_module(path)
-        views = len(module._Views().figs)
+        views = len(module.VIEWS)
         pngs = sorted(tmp_path.glob(f"{name}_*.png"))
         assert len(pngs) == len(module.PRESETS) * views, name   # every view of every preset
         assert all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)
     # Each line reports the preset's status, computed by the backend.
     for name, values in sbm_app.PRESETS.items():
         state = {p.name: p.default for p in sbm_app.PARAMS} | {"seed": 0} | values
-        assert sbm_app.summary(sbm_app.compute(state), state) in out.stdout, name
+        assert evaluate_once(sbm_app.STAGES, sbm_app.summary, state) in out.stdout, name
 
 
 def test_unknown_app_is_refused(tmp_path):

@@ -21,20 +21,21 @@ def test_landscape_slice_is_the_exact_loss_through_the_start(app):
     sigma = iqp.sigma_for_mean_weight(n, s["w"])
     theta0 = iqp.init_params("data", gates, data=data, scale=10 ** s["log_scale"],
                              rng=np.random.default_rng([s["seed"], 0]))
-    assert np.allclose(app.result.theta0, theta0)
+    assert np.allclose(app.result.start.theta0, theta0)
     mid = len(iqp_app.SLICE) // 2
-    assert app.views.slice1.get_ydata()[mid] == pytest.approx(
+    assert app.artists["landscape"].line.get_ydata()[mid] == pytest.approx(
         iqp.mmd2_exact(theta0, gates, data, sigma), rel=1e-10)
     stats = iqp.low_order_statistics(theta0, gates, data)
-    assert np.allclose(app.views.means.get_offsets()[:, 1], 1 - 2 * stats["model_mean"])
+    means = app.artists["statistics"].means.get_offsets()
+    assert np.allclose(means[:, 1], 1 - 2 * stats["model_mean"])
 
 
 def test_bandwidth_modes_and_estimated_landscapes(app):
     app.set_state({"n": 14, "bandwidth": "constant"})
-    assert app.result.sigma == pytest.approx(iqp.sigma_for_mean_weight(6, app.state["w"]))
-    assert not app.result.exact and "estimated" in app.status_text
-    app.set_state({"n": 10, "bandwidth": "mean weight"})
-    assert app.result.exact
+    assert app.result.kernel_sigma == pytest.approx(iqp.sigma_for_mean_weight(6, app.state["w"]))
+    assert not app.result.slices.exact and "estimated" in app.status_text
+    app.set_state({"n": 10, "bandwidth": "mean_weight"})
+    assert app.result.slices.exact
 
 
 def test_unconfigured_hapt_file_is_explained(app, monkeypatch):
@@ -47,21 +48,22 @@ def test_unconfigured_hapt_file_is_explained(app, monkeypatch):
 
 
 def test_variance_task_covers_every_strategy(app):
-    app.set_state({"n_max": 8, "draws": 20, "bandwidth": "mean weight"})
-    app.start_variance()
+    app.set_state({"n_max": 8, "draws": 20, "bandwidth": "mean_weight"})
+    app.run("variance")
     assert app.wait(600)
-    assert set(app.variance) == set(iqp.STRATEGIES)
-    full = app.variance["full_range"]
+    variance = app.task_result("variance").value
+    assert set(variance) == set(iqp.STRATEGIES)
+    full = variance["full_range"]
     assert list(full.n) == [6, 8] and np.all(full.exact)
-    assert np.array_equal(app.views.var_lines["full_range"].get_ydata(), full.variance)
+    assert np.array_equal(app.artists["variance"].lines["full_range"].get_ydata(), full.variance)
 
 
 def test_training_task_draws_a_curve_per_strategy(app):
     app.set_state({"n_train": 12, "steps": 20, "lr": 0.05, "n_ops": 50})
-    app.start_training()
+    app.run("training")
     assert app.wait(600)
     for strategy in iqp.STRATEGIES:
-        y = app.views.train_lines[strategy].get_ydata()
+        y = app.artists["training"].lines[strategy].get_ydata()
         assert len(y) == 21 and np.all(np.isfinite(y))
 
 
@@ -79,22 +81,74 @@ def test_data_dependent_start_beats_unbiased_on_genomic_data():
 
 def test_dask_scheduler_address_is_validated_and_used(app):
     distributed = pytest.importorskip("distributed")
-    app.set_state({"n_max": 6, "draws": 10, "bandwidth": "mean weight"})
-    app.scheduler.value = "__import__('os')"
-    app.start_variance()
+    app.set_state({"n_max": 6, "draws": 10, "bandwidth": "mean_weight"})
+    app.dask.widget.value = "__import__('os')"
+    app.task_rows["variance"].run.click()
     app.wait(60)
     assert "dask scheduler must look like tcp://host:port" in app.status_text
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None,
                                   silence_logs=40) as cluster:
-        app.scheduler.value = cluster.scheduler_address
-        app.start_variance()
+        app.dask.widget.value = cluster.scheduler_address
+        app.run("variance")
         assert app.wait(300)
         local = iqp.loss_variance([6], "identity", data=datasets.genomic(6, rng=2026),
                                   scale=10 ** app.state["log_scale"], n_draws=10,
                                   rng=np.random.default_rng([app.state["seed"], 4, 1]))
-        assert np.array_equal(app.variance["identity"].variance, local.variance)
-        for client in app.dask_clients.values():
+        got = app.task_result("variance").value["identity"]
+        assert np.array_equal(got.variance, local.variance)
+        for client in app.dask.clients.values():
             client.close()
-        app.dask_clients.clear()
-    app.scheduler.value = ""
+        app.dask.clients.clear()
+    app.dask.widget.value = ""
+
+
+def test_a_bad_control_during_training_neither_aborts_nor_recomputes_it(monkeypatch):
+    """Failure 1 of the shell issue: a bad value set while training ran stopped the curves."""
+    monkeypatch.delenv(iqp_app.HAPT_ENV, raising=False)
+    app = iqp_app.make_app(query_string="", n_train=8, steps=60, n_ops=20, lr=0.05)
+    computes = app.n_computes
+    app.run("training")
+    app.controls["dataset"].value = "hapt file"          # refused: no file on this server
+    assert "no .hapt file offered" in app.status_text
+    assert app.wait(600)
+    app.controls["dataset"].value = "genomic (msprime)"
+    rec = app.task_result("training")
+    assert rec.complete
+    assert all(len(rec.value[s]) == 61 for s in iqp.STRATEGIES)
+    assert app.n_computes == computes                     # nothing recomputed on the worker
+
+
+def test_starting_one_task_never_wipes_another(monkeypatch):
+    """Failure 2: pressing "Run training" while the variance ran wiped the finished curves."""
+    app = iqp_app.make_app(query_string="", n_train=6, steps=20, n_ops=20, n_max=8, draws=20)
+    app.run("training")
+    assert app.wait(600)
+    curves = app.task_result("training").value
+    app.run("variance")
+    app.task_rows["training"].run.click()      # a second training while the variance runs
+    app.task_rows["training"].run.click()      # and a third: refused while one runs
+    assert "training is already running" in app.status_text
+    assert app.wait(600)
+    again = app.task_result("training").value
+    variance = app.task_result("variance").value
+    assert set(variance) == set(iqp.STRATEGIES)
+    # The same settings and seed give the same curves: nothing was lost or mixed.
+    assert all(np.array_equal(curves[s], again[s]) for s in iqp.STRATEGIES)
+    y = app.artists["training"].lines["data"].get_ydata()
+    assert np.array_equal(y, curves["data"])
+
+
+def test_a_click_on_the_2d_slice_moves_the_start_there():
+    app = iqp_app.make_app(query_string="", n=8)
+    a = app.artists["landscape"]
+    plane = app.result.slices.plane
+    i, j = 3, 11                                   # grid point (v = GRID[i], u = GRID[j])
+    u, v = float(iqp_app.GRID[j]), float(iqp_app.GRID[i])
+    app.press("landscape", u, v, ax=a.ax2)
+    assert (app.state["shift_u"], app.state["shift_v"]) == (u, v)
+    assert f"shift_u={u!r}" in app.query_string()
+    # The new start's exact loss is the old plane's value at the clicked point.
+    assert app.result.slices.loss0 == pytest.approx(plane[i, j], rel=1e-9)
+    app.press("landscape", 0.5, 0.01, ax=a.ax)     # the 1-D slice does not move the start
+    assert app.state["shift_u"] == u

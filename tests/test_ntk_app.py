@@ -5,6 +5,7 @@ import pytest
 
 from explorer import ntk
 from explorer.apps import ntk_app
+from explorer.apps._graph import evaluate_once
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +14,7 @@ def app():
 
 
 def expected_status(state):
-    return ntk_app.summary(ntk_app.compute(state), state)
+    return evaluate_once(ntk_app.STAGES, ntk_app.summary, state)
 
 
 def test_default_view_matches_the_backend(app):
@@ -21,7 +22,7 @@ def test_default_view_matches_the_backend(app):
     s = app.state
     lam = ntk.spectrum("polynomial", s["n"], beta=s["beta"])
     st = ntk.stopping_time(lam, s["R"], s["sigma"], alpha=s["alpha"] / lam[0])
-    assert app.views.t_hat.get_xdata()[0] == st.t_hat
+    assert app.artists["risk"].t_hat.get_xdata()[0] == st.t_hat
     assert f"T_hat={st.t_hat:.0f} steps" in app.status_text
     assert app.status_text == expected_status(s)
 
@@ -31,14 +32,14 @@ def test_time_slider_is_a_cheap_re_view(app):
     app.controls["log_t"].value = 2.5
     assert app.n_computes == n
     t = 10**2.5
-    assert app.views.now.get_xdata()[0] == pytest.approx(t)
+    assert app.artists["risk"].now.get_xdata()[0] == pytest.approx(t)
     s = app.state
     lam = ntk.spectrum(s["source"], s["n"], beta=s["beta"])
     coef = ntk.target_coefficients(lam, r=s["r"], R=1.0,
                                    rng=np.random.default_rng([s["seed"], 0])) * s["R"]
-    grid = app.result.t
+    grid = app.result.curves.t
     b, v, _ = ntk.risk_curve(lam, coef, s["sigma"], grid, alpha=1 / lam[0])
-    text = app.views.now_text.get_text()
+    text = app.artists["risk"].now_text.get_text()
     assert f"risk {np.interp(t, grid, b) + np.interp(t, grid, v):.3g}" in text
 
 
@@ -47,7 +48,7 @@ def test_t_hat_moves_with_R(app):
     seen = []
     for R in (0.2, 1.0, 5.0):
         app.controls["R"].value = R
-        seen.append(app.result.stopping["pretrained"].t_hat)
+        seen.append(app.result.curves.stopping["pretrained"].t_hat)
     assert seen[0] < seen[1] < seen[2]
 
 
@@ -55,17 +56,18 @@ def test_attention_spectrum_and_task_vectors(app):
     app.apply_preset("attention eNTK")
     ak = ntk.attention_kernel(ntk_app.ATTENTION_N, blocks=("q", "k", "v", "w"),
                               theta0="pretrained", rng=np.random.default_rng([0, 1]))
-    assert np.allclose(app.views.eig.get_ydata(), ak.eigenvalues[ak.eigenvalues > 0])
+    assert np.allclose(app.artists["spectrum"].eig.get_ydata(), ak.eigenvalues[ak.eigenvalues > 0])
     app.set_state({"blocks": "q,k,v", "overlap": "disjoint"})
-    inter = app.views.inter.get_array()
+    inter = app.artists["tasks"].inter.get_array()
     assert abs(inter[0, 1]) < 1e-12 and abs(inter[1, 0]) < 1e-12 and inter[0, 0] > 0
     app.set_state({"blocks": "q,k,v,w"})
-    assert app.views.inter.get_array()[0, 1] > 1e-6      # a shared head couples the tasks
+    # a shared head couples the tasks
+    assert app.artists["tasks"].inter.get_array()[0, 1] > 1e-6
     n = app.n_computes
     app.controls["c2"].value = 0.0                        # re-view: only the bars move
     assert app.n_computes == n
     errs = app.result.tasks.errors([app.state["c1"], 0.0])
-    assert [b.get_height() for b in app.views.err_bars] == pytest.approx(list(errs))
+    assert [b.get_height() for b in app.artists["tasks"].bars] == pytest.approx(list(errs))
 
 
 def test_large_steps_show_divergence_without_crashing(app):
@@ -74,17 +76,17 @@ def test_large_steps_show_divergence_without_crashing(app):
     assert "diverges" in app.status_text
     assert "Note: alpha = " in app.status_text           # the backend's warning, shown
     assert "explorer-status-warning" in app.status.value
-    assert app.result.curves["pretrained"][2][-1] > 1e6
+    assert app.result.curves.curves["pretrained"][2][-1] > 1e6
 
 
 def test_rates_task_reports_fitted_slopes(app):
     app.apply_preset("fast polynomial decay")
-    app.start_rates()
+    app.run("rates")
     assert app.wait(300)
-    rs = app.rates_result
+    rs = app.task_result("rates").value
     assert rs is not None and len(rs.n) == len(ntk_app.RATE_NS)
     assert abs(rs.slopes["risk_oracle"] - rs.theory["risk_oracle"]) < 0.05
-    assert f"{rs.slopes['risk_oracle']:.2f}" in app.views.ax_rates.get_title()
+    assert f"{rs.slopes['risk_oracle']:.2f}" in app.artists["rates"].ax.get_title()
 
 
 def test_url_round_trip(app):
@@ -96,8 +98,16 @@ def test_url_round_trip(app):
 def test_real_language_model_preset_uses_the_shipped_kernel(app):
     lm = ntk.language_model_kernel()
     app.apply_preset("real language model")
-    assert np.array_equal(app.result.lam, lm.eigenvalues)
+    assert np.array_equal(app.result.spectrum.lam, lm.eigenvalues)
     assert app.state["R"] == pytest.approx(lm.R, abs=0.05)   # the preset's R is the real one
     st = ntk.stopping_time(lm.eigenvalues, app.state["R"], app.state["sigma"],
                            alpha=app.state["alpha"] / lm.eigenvalues[0])
-    assert app.result.stopping["pretrained"].t_hat == st.t_hat
+    assert app.result.curves.stopping["pretrained"].t_hat == st.t_hat
+
+
+def test_dragging_on_the_risk_plot_moves_the_time_cursor(app):
+    n = app.n_computes
+    app.press("risk", 1234.0, 0.1)
+    assert app.state["log_t"] == pytest.approx(round(np.log10(1234.0), 2))
+    assert app.artists["risk"].now.get_xdata()[0] == pytest.approx(10 ** app.state["log_t"])
+    assert app.n_computes == n and "log_t=" in app.query_string()

@@ -15,21 +15,21 @@ def app():
 def test_phase_plane_marks_every_fixed_point(app):
     app.set_state({"n": 2000, "p": 0.3, "q": 0.1})
     fps = sbm.fixed_points(2000, 0.3, 0.1)
-    for role, artist in app.views.fixed.items():
+    for role, artist in app.artists["phase"].fixed.items():
         want = np.array([[f.x, f.y] for f in fps if f.role == role]).reshape(-1, 2)
         assert np.allclose(artist.get_offsets(), want), role
     sep = sbm.basins(2000, 0.3, 0.1, grid=app.state["grid"], max_iter=300).separatrix
-    assert np.allclose(np.column_stack(app.views.separatrix.get_data()), sep)
+    assert np.allclose(np.column_stack(app.artists["phase"].separatrix.get_data()), sep)
 
 
 def test_bifurcation_view_matches_fixed_point_counts(app):
     app.set_state({"p": 0.3, "q": 0.1})
-    offsets = np.concatenate([a.get_offsets() for a in app.views.bif.values()])
+    offsets = np.concatenate([a.get_offsets() for a in app.artists["bifurcation"].points.values()])
     for n in (10, 100, 2000):
         if n in sbm_app.N_GRID:
             assert np.sum(offsets[:, 0] == n) == len(sbm.fixed_points(n, 0.3, 0.1))
     th = sbm.thresholds(0.3, 0.1)
-    assert [line.get_xdata()[0] for line in app.views.bif_thr] == pytest.approx(
+    assert [line.get_xdata()[0] for line in app.artists["bifurcation"].thresholds] == pytest.approx(
         [th["truth"], th["all_same"], th["all_same_stable"]])
 
 
@@ -40,15 +40,15 @@ def test_known_and_estimated_from_the_same_start(app):
     A, labels = sbm.sample_graph(600, 0.3, 0.1, rng=np.random.default_rng([4, 1]))
     known = sbm.bcavi(A, start, p=0.3, q=0.1, max_iter=app.state["max_iter"])
     est = sbm.bcavi(A, start, estimate=True, max_iter=app.state["max_iter"])
-    assert np.array_equal(app.views.acc_known.get_xdata(), known.times)
-    assert np.allclose(app.views.acc_est.get_ydata(),
+    assert np.array_equal(app.artists["accuracy"].known.get_xdata(), known.times)
+    assert np.allclose(app.artists["accuracy"].estimated.get_ydata(),
                        [sbm.accuracy(it, labels)[0] for it in est.iterates])
     assert np.allclose(est.final, 0.5) and "collapsed to psi = 1/2" in app.status_text
 
 
 def test_degree_and_ratio_parametrisation(app):
     app.set_state({"mode": "degree, ratio", "n": 4000, "degree": 15.0, "ratio": 4.0})
-    assert (app.result.p, app.result.q) == pytest.approx((0.006, 0.0015))
+    assert app.result.pq == pytest.approx((0.006, 0.0015))
     assert "degree 15" in app.status_text
     good = app.result
     app.set_state({"degree": 4000.0, "n": 4000})
@@ -58,10 +58,11 @@ def test_degree_and_ratio_parametrisation(app):
 
 def test_misspecified_mode_shows_the_heat_map_and_checks_q_hat(app):
     app.apply_preset("misspecified (p_hat, q_hat) heat map")
-    assert app.views.heat.get_visible() and not app.views.semi.get_visible()
+    assert app.artists["success"].heat.get_visible()
+    assert not app.artists["success"].semi.get_visible()
     share = sbm.misspecified_success(0.3, 0.1, *np.meshgrid(np.linspace(0.005, 0.6, 120),
                                                              np.linspace(0.005, 0.6, 120)))
-    assert np.allclose(app.views.heat.get_array(), share, equal_nan=True)
+    assert np.allclose(app.artists["success"].heat.get_array(), share, equal_nan=True)
     app.controls["q_hat"].value = 0.3
     assert app.status_text.startswith("q_hat must be below p_hat")
 
@@ -69,31 +70,53 @@ def test_misspecified_mode_shows_the_heat_map_and_checks_q_hat(app):
 def test_presets_reach_their_regimes():
     a = sbm_app.make_app(query_string="")
     a.apply_preset("joint estimation collapses")
-    assert set(a.result.population_kinds) == {"centre"}
+    assert set(a.result.population.kinds) == {"centre"}
     a.apply_preset("p + q > 1 two-cycle")
     assert "cycle" in {f.role for f in a.result.landscape.fixed_points}
     a.apply_preset("near a bifurcation")
     assert len(a.result.landscape.fixed_points) == 9
     assert a.state["n"] - 2 < sbm.thresholds(0.3, 0.1)["all_same_stable"] + 2
     a.apply_preset("sequential CAVI never lowers the ELBO")
-    assert np.all(np.diff(a.result.sample.objective, axis=0) > -1e-8)
-    assert "0 of" in a.views.ax_elbo.get_title()
+    assert np.all(np.diff(a.result.sample.run.objective, axis=0) > -1e-8)
+    assert "0 of" in a.artists["elbo"].ax.get_title()
     a.apply_preset("sparse graph (average degree ~15) degrades")
-    assert a.result.n * (a.result.p + a.result.q) / 2 == pytest.approx(15)
+    assert a.state["n"] * sum(a.result.pq) / 2 == pytest.approx(15)
 
 
 def test_only_changed_views_are_redrawn(app):
     app.apply_preset("dense, known parameters")
     app.set_state({"seed": 11})
     assert app.last_error is None
-    changed = sbm_app.render(app, app.result, app.state)
-    assert changed == []                      # nothing new: nothing to draw
-    app.views.keys.clear()
-    assert set(sbm_app.render(app, app.result, app.state)) == set(app.figures)
-    before = dict(app.views.keys)
+    assert app._redraw() == []                 # nothing new: nothing to draw
+    assert set(app._redraw(force=True)) == set(app.figures)
+    landscape = app.result.landscape
+    drawn = []
+    for fig in app.figures.values():
+        fig.canvas.draw_idle = lambda fig=fig: drawn.append(fig)
     app.controls["seed"].value = 12           # new runs, same landscape and curves
-    assert app.views.keys["bifurcation"] is before["bifurcation"]
-    assert app.views.keys["phase"] is not before["phase"]
+    assert app.result.landscape is landscape
+    assert {name for name, f in app.figures.items() if f in drawn} == {
+        "phase", "elbo", "accuracy"}          # the bifurcation and success views keep pixels
+
+
+def test_monte_carlo_is_hidden_when_its_inputs_change(app):
+    """Failure 3 of the shell issue: the overlay was keyed by (p, q) only."""
+    app.apply_preset("dense, known parameters")
+    app.set_state({"n": 200, "seed": 2})
+    app.run("monte_carlo")
+    assert app.wait(300)
+    mc = app.artists["success"].mc
+    shown = list(mc.get_xdata())
+    assert shown
+    for change in ({"seed": 3}, {"init": "bernoulli"}, {"eps": 0.2, "init": "near_centre"}):
+        app.set_state(change)
+        assert list(mc.get_xdata()) == [], change
+        assert "computed for other settings" in app.task_rows["monte_carlo"].label.value
+        assert "monte_carlo.share" not in app.export_columns()
+        app.set_state({"seed": 2, "init": "uniform", "eps": 0.1})
+        assert list(mc.get_xdata()) == shown    # back to its settings: shown again
+    app.set_state({"trails": False})            # a re-view control is not an input
+    assert list(mc.get_xdata()) == shown and "monte_carlo.share" in app.export_columns()
 
 
 def test_live_limits_are_explained_in_the_status_line(app):
@@ -104,4 +127,24 @@ def test_live_limits_are_explained_in_the_status_line(app):
     app.set_state({"n": 8000, "p": 0.01, "q": 0.005, "schedule": "sequential"})
     assert app.status_text.startswith("sequential CAVI updates nodes one at a time")
     app.set_state({"schedule": "batch"})
-    assert app.last_error is None and app.result.n == 8000
+    assert app.last_error is None and app.state["n"] == 8000
+
+
+def test_a_click_on_the_phase_plane_starts_the_population_map_there(app):
+    app.apply_preset("dense, known parameters")
+    app.press("phase", 0.8, 0.3)
+    s = app.state
+    assert (s["placed"], s["x0"], s["y0"]) == (True, 0.8, 0.3)
+    assert "placed=1" in app.query_string() and "x0=0.8" in app.query_string()
+    # The drawn path is the 2-D population map iterated from the click, by hand.
+    x, y = 0.8, 0.3
+    path = [(x, y)]
+    for _ in range(len(app.artists["phase"].clicked.get_xdata()) - 1):
+        x, y = sbm.population_map(x, y, n=s["n"], p=0.3, q=0.1)
+        path.append((x, y))
+    drawn = np.column_stack(app.artists["phase"].clicked.get_data())
+    assert np.allclose(drawn, path, atol=1e-12)
+    clone = sbm_app.make_app(query_string=app.query_string())   # the permalink restores it
+    assert np.allclose(np.column_stack(clone.artists["phase"].clicked.get_data()), drawn)
+    app.press("phase", 1.7, -0.2)                                # clamped to the unit square
+    assert (app.state["x0"], app.state["y0"]) == (1.0, 0.0)

@@ -1,34 +1,32 @@
-"""Pieces every explorer app shares: validated controls, safe callbacks, presets, permalinks,
-progress with cancel, lecture mode and export.
+"""The app shell: an explorer app is declarations plus drawing code, assembled by :class:`App`.
 
-An app is described by data (a list of :class:`Param`, a pure ``compute``
-function that calls the backend, and a ``render`` function that moves artists)
-and assembled by :class:`App`. Widget values are untrusted (a Voila client can
-send any trait value over the comm channel), so every value is re-validated on
-the server before it reaches the backend, and URL query strings are parsed by
-strict per-type rules: nothing is ever evaluated.
+An app declares
+
+- its controls, each one :class:`~explorer.apps._params.Param` (widget, validation, URL key);
+- its compute *stages* (:class:`~explorer.apps._graph.Stage`), pure functions that call the
+  backend and whose parameter names are their inputs;
+- its *views* (:class:`~explorer.apps._graph.View`), one figure each, whose ``draw`` names what
+  it shows;
+- its background *tasks* (:class:`~explorer.apps._graph.Task`), whose ``work`` names what it
+  reads.
+
+From that the shell derives what to recompute (per-stage caches keyed by inputs), what to
+redraw (a view whose inputs did not change keeps its pixels), which controls only re-view,
+and which task results are stale. The parts, each readable on its own:
+:mod:`._params` (controls and URL parsing), :mod:`._status` (status line, safe callbacks,
+warnings), :mod:`._graph` (declarations and caches), :mod:`._tasks` (background work applied
+on the kernel's event loop), :mod:`._export` (PNG/SVG/CSV/JSON); this module lays them out and
+adds presets, the permalink and lecture mode.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import csv
 import functools
 import html
-import io
-import json
-import logging
-import math
 import os
-import re
-import threading
-import traceback
 import urllib.parse
-import warnings
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import ipywidgets as W
@@ -36,19 +34,17 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from .._common import check_int, check_option, check_real
+from .._common import check_option
+from ._export import Exporter
+from ._graph import Graph, Stage, Task, View
+from ._params import SEED, Param, parse_query
+from ._status import DEBUG_ENV, StatusLine
+from ._tasks import EventLoop, TaskRecord, TaskRunner
 
-log = logging.getLogger("explorer.apps")
+__all__ = ["App", "DEBUG_ENV", "Param", "Results", "Stage", "Task", "View", "new_figure",
+           "parse_query"]
 
-__all__ = ["App", "ChangeTracker", "Param", "new_figure", "parse_query", "DEBUG_ENV"]
-
-DEBUG_ENV = "EXPLORER_DEBUG"
-MAX_QUERY_LENGTH = 4000
-MAX_VALUE_LENGTH = 64
-SEED_MAX = 2**32 - 1
 LECTURE_FONT_SCALE = 1.6
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?$")
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 _STYLE = """<style>
 .explorer-lecture, .explorer-lecture .widget-label, .explorer-lecture .widget-readout,
 .explorer-lecture .widget-html-content, .explorer-lecture select,
@@ -57,184 +53,8 @@ _STYLE = """<style>
 .explorer-status-error {color: #b00020; font-weight: bold;}
 .explorer-status-warning {color: #8a5a00;}
 .explorer-status-ok {color: #1b5e20;}
+.explorer-task-label {font-size: 90%; color: #444;}
 </style>"""
-
-
-# --------------------------------------------------------------------------- parameters
-
-
-@dataclass(frozen=True)
-class Param:
-    """One control: its type, default, range, widget and URL key.
-
-    Parameters
-    ----------
-    name : str
-        Key in the app state and in the URL query string.
-    kind : {"float", "int", "choice", "bool"}
-    default : value
-    lo, hi : float, optional
-        Allowed closed range for numbers (``lo_open``/``hi_open`` make it open).
-    options : sequence of str, optional
-        Allowed values of a choice.
-    even : bool
-        Integers must be even.
-    step : float, optional
-        Slider step.
-    label, help : str
-        Shown next to the control and as its tooltip.
-    advanced : bool
-        Hidden in lecture mode.
-    recompute : bool
-        False for view-only controls (log scale, which run to highlight): they
-        re-render the cached result instead of recomputing.
-    """
-
-    name: str
-    kind: str
-    default: Any
-    lo: float | None = None
-    hi: float | None = None
-    lo_open: bool = False
-    hi_open: bool = False
-    options: Sequence[str] = ()
-    even: bool = False
-    step: float | None = None
-    label: str = ""
-    help: str = ""
-    advanced: bool = False
-    recompute: bool = True
-    readout_format: str = ".3g"
-
-    def __post_init__(self) -> None:
-        check_option("kind", self.kind, ("float", "int", "choice", "bool"))
-        self.validate(self.default)
-
-    def validate(self, value: Any) -> Any:
-        """Server-side check of a widget or URL value; ``ValueError`` names the control."""
-        if self.kind == "float":
-            lo = -math.inf if self.lo is None else self.lo
-            hi = math.inf if self.hi is None else self.hi
-            return check_real(self.name, value, lo, hi, lo_open=self.lo_open, hi_open=self.hi_open)
-        if self.kind == "int":
-            lo = None if self.lo is None else int(self.lo)
-            hi = None if self.hi is None else int(self.hi)
-            return check_int(self.name, value, lo, hi, even=self.even)
-        if self.kind == "choice":
-            return check_option(self.name, value, self.options)
-        if not isinstance(value, bool | np.bool_):
-            raise ValueError(f"{self.name} must be true or false; got {value!r:.40}")
-        return bool(value)
-
-    def parse(self, text: str) -> Any:
-        """Parse a URL value by strict per-type rules, then :meth:`validate`. Never evaluates."""
-        if len(text) > MAX_VALUE_LENGTH:
-            raise ValueError(f"{self.name}: value longer than {MAX_VALUE_LENGTH} characters")
-        if self.kind in ("float", "int"):
-            if not _NUMBER.match(text):
-                raise ValueError(f"{self.name} must be a number; got {text!r}")
-            value = float(text)
-            if self.kind == "int":
-                if not value.is_integer():
-                    raise ValueError(f"{self.name} must be an integer; got {text!r}")
-                value = int(value)
-            return self.validate(value)
-        if self.kind == "bool":
-            low = text.lower()
-            if low not in _TRUE | _FALSE:
-                raise ValueError(f"{self.name} must be 0 or 1; got {text!r}")
-            return low in _TRUE
-        return self.validate(text)
-
-    def format(self, value: Any) -> str:
-        """The URL form of a value (the inverse of :meth:`parse`)."""
-        if self.kind == "bool":
-            return "1" if value else "0"
-        if self.kind == "float":
-            return repr(float(value))
-        return str(value)
-
-    def make_widget(self) -> W.ValueWidget:
-        common = dict(
-            description=self.label or self.name,
-            description_allow_html=False,
-            tooltip=self.help or None,
-            style={"description_width": "initial"},
-        )
-        if self.kind == "float":
-            lo = self.lo if self.lo is not None else 0.0
-            hi = self.hi if self.hi is not None else 1.0
-            step = self.step or (hi - lo) / 100
-            return W.FloatSlider(
-                value=self.default, min=lo, max=hi, step=step, continuous_update=False,
-                readout_format=self.readout_format, **common,
-            )
-        if self.kind == "int":
-            lo = int(self.lo) if self.lo is not None else 0
-            hi = int(self.hi) if self.hi is not None else 100
-            step = int(self.step or (2 if self.even else 1))
-            if hi - lo > 1_000_000:  # seeds and the like: a slider cannot aim that finely
-                return W.BoundedIntText(value=self.default, min=lo, max=hi, step=step, **common)
-            return W.IntSlider(
-                value=self.default, min=lo, max=hi, step=step, continuous_update=False, **common
-            )
-        if self.kind == "choice":
-            return W.Dropdown(options=list(self.options), value=self.default, **common)
-        return W.Checkbox(value=self.default, indent=False, **common)
-
-
-SEED = Param("seed", "int", 0, lo=0, hi=SEED_MAX, label="seed", help="root random seed")
-
-
-def parse_query(
-    query: str, params: Sequence[Param], presets: Mapping[str, Mapping[str, Any]] = ()
-) -> tuple[dict[str, Any], list[str]]:
-    """Turn a URL query string into validated state plus human-readable warnings.
-
-    Unknown keys, malformed or out-of-range values, over-long input and
-    anything code-like are dropped (the default stays) with a warning. Never
-    raises for any input string and never evaluates it.
-
-    Returns
-    -------
-    state : dict
-        Validated values for the keys that parsed, plus ``preset``, ``lecture``
-        and ``debug`` when given.
-    warnings : list of str
-    """
-    state: dict[str, Any] = {}
-    warnings: list[str] = []
-    if not query:
-        return state, warnings
-    query = query.lstrip("?")
-    if len(query) > MAX_QUERY_LENGTH:
-        return state, [f"the URL query is longer than {MAX_QUERY_LENGTH} characters; ignored"]
-    by_name = {p.name: p for p in params}
-    by_name.setdefault("seed", SEED)
-    flags = {"lecture": Param("lecture", "bool", False), "debug": Param("debug", "bool", False)}
-    try:
-        pairs = urllib.parse.parse_qsl(
-            query, keep_blank_values=True, max_num_fields=len(by_name) + 8
-        )
-    except ValueError:
-        return state, ["the URL query has too many fields; ignored"]
-    for key, text in pairs:
-        shown_key = key if len(key) <= 20 else key[:17] + "..."
-        if key == "preset":
-            if text in presets:
-                state["preset"] = text
-            else:
-                warnings.append(f"unknown preset {text[:30]!r} ignored")
-            continue
-        param = by_name.get(key) or flags.get(key)
-        if param is None:
-            warnings.append(f"unknown key {shown_key!r} ignored")
-            continue
-        try:
-            state[key] = param.parse(text)
-        except ValueError as exc:
-            warnings.append(f"{exc}; using the default")
-    return state, warnings
 
 
 # --------------------------------------------------------------------------- figures
@@ -252,9 +72,8 @@ def _in_kernel() -> bool:
 def new_figure(figsize=(9, 5), dpi=72) -> Figure:
     """A figure built once and then updated in place.
 
-    In a kernel it gets an ipympl canvas (a widget the app lays out itself, so
-    it is never auto-displayed twice); elsewhere (tests, CLI) a plain Agg
-    figure with no pyplot global state.
+    In a kernel it gets an ipympl canvas (a widget the app lays out itself, so it is never
+    auto-displayed twice); elsewhere (tests, CLI) a plain Agg figure with no pyplot state.
     """
     if _in_kernel():
         import matplotlib.pyplot as plt
@@ -275,99 +94,98 @@ def new_figure(figsize=(9, 5), dpi=72) -> Figure:
 
 
 def _figure_widget(fig: Figure) -> W.Widget:
-    if isinstance(fig.canvas, W.DOMWidget):
-        return fig.canvas
-    out = W.Output()
-    return out
+    return fig.canvas if isinstance(fig.canvas, W.DOMWidget) else W.Output()
 
 
-class ChangeTracker:
-    """Remembers what each view last showed, so ``render`` redraws only views whose inputs moved.
+class Results(Mapping):
+    """The stage values behind what is on screen, by stage name (also as attributes)."""
 
-    Inputs are compared by identity (results are immutable and cached) and plain values by
-    equality; holding the references means a recycled ``id`` can never fool it.
-    """
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = dict(values)
 
-    _SCALARS = (int, float, str, bool, type(None))
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
 
-    def __init__(self) -> None:
-        self.keys: dict[str, tuple] = {}
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
-    def changed(self, name: str, key: tuple) -> bool:
-        """True (and remembered) when a view's inputs differ from the last render."""
-        old = self.keys.get(name)
-        if old is not None and len(old) == len(key) and all(
-                a is b or (isinstance(a, self._SCALARS) and isinstance(b, self._SCALARS)
-                           and a == b)
-                for a, b in zip(old, key, strict=True)):
-            return False
-        self.keys[name] = key
-        return True
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+class _TaskRow:
+    """A task's Run button, progress bar, Cancel button and one-line report."""
+
+    def __init__(self, task: Task) -> None:
+        self.run = W.Button(description=task.button, icon="play", tooltip=task.help or None,
+                            layout={"width": "auto", "max_width": "100%"})
+        self.progress = W.IntProgress(value=0, min=0, max=1, layout={"width": "auto",
+                                                                      "flex": "1 1 auto"})
+        self.cancel = W.Button(description="Cancel", icon="stop", disabled=True,
+                               layout={"width": "auto"})
+        self.label = W.HTML(value="").add_class("explorer-task-label")
+        self.widget = W.VBox([W.HBox([self.run, self.cancel]), self.progress, self.label],
+                             layout={"width": "100%"}).add_class(f"explorer-task-{task.name}")
 
 
 # --------------------------------------------------------------------------- the app
 
 
-@dataclass
-class _Task:
-    thread: threading.Thread
-    cancel: threading.Event
-    label: str
-
-
 class App:
-    """An explorer app assembled from a parameter list, a pure compute and a render function.
+    """An explorer app assembled from declarations.
 
     Parameters
     ----------
     title : str
     params : sequence of Param
         The controls, in display order. A ``seed`` control is always added.
-    compute : callable
-        ``compute(state) -> result``; calls the backend only. ``ValueError`` from it
-        is shown in the status line and the last good result is kept.
-    figure : Figure, or mapping of str to Figure
-        Built once (see :func:`new_figure`). Several named figures are separate canvases
-        (linked views): only those ``render`` reports as changed are redrawn.
-    render : callable
-        ``render(app, result, state)``: moves artists (``set_data``); no math. It may
-        return the names of the figures it changed (None means all).
-    figure_layout : callable, optional
-        ``figure_layout(widgets)`` arranges the figures' widgets (name -> widget); by
-        default they are stacked.
+    stages : sequence of Stage
+        Compute steps, each reading controls and earlier stages.
+    views : sequence of View
+        The figures.
+    tasks : sequence of Task
+        Background tasks, each with its Run button.
     summary : callable, optional
-        ``summary(result, state) -> str``: the status line after a good compute.
+        The status line after a good compute; its parameter names are its inputs.
     columns : callable, optional
-        ``columns(result) -> dict[str, 1-D array]`` for CSV/JSON export.
+        Export columns (``dict of 1-D arrays``); its parameter names are its inputs.
     presets : mapping, optional
-        ``name -> {param: value}``; applied with one recompute.
+        ``name -> {control: value}``; applied with one recompute.
+    layout : callable, optional
+        ``layout(widgets)`` arranges the views' widgets (name -> widget); stacked by default.
     query_string : str, optional
         Initial URL state; defaults to ``$QUERY_STRING`` (set by Voila).
     debug : bool, optional
         Show full tracebacks; defaults to ``$EXPLORER_DEBUG`` or ``?debug=1``.
-    extra_widgets : sequence of Widget
-        Extra controls (e.g. Run buttons for long tasks) placed under the sliders.
-    views : object, optional
-        The app's artists, kept as ``app.views`` for ``render``.
     initial : mapping, optional
-        Starting control values (validated; a bad one raises ``ValueError``).
-        URL values override them.
-    defer_first : bool
-        Leave the first compute to :meth:`start`, so that the caller can attach
-        state the render function reads.
+        Starting control values (validated; a bad one raises ``ValueError``); URL values
+        override them.
+    executor : Executor or callable, optional
+        Where tasks' sweeps run (``ctx.executor``); a callable is resolved when a task starts
+        (a ``ValueError`` from it goes to the status line).
+    extra_widgets : sequence of Widget
+        Further controls placed under the tasks (not part of the URL state).
 
     Attributes
     ----------
     controls : dict of str to Widget
-        Every control, by name, including ``seed`` and ``preset``.
-    result
-        The last good result.
+        Every control by name, including ``seed`` and ``preset``.
+    result : Results
+        The stage values behind the screen (the last good ones).
     state : dict
-        The validated values that produced ``result``.
+        The validated control values that produced ``result``.
+    artists : dict
+        Each view's artists, as its ``build`` returned them.
     n_recomputes : int
-        How many times the recompute path ran (a preset costs exactly one).
+        Evaluations run (a preset costs exactly one).
     n_computes : int
-        How many of those called ``compute`` (the rest were cache hits).
+        Stage function calls (the rest were cache hits).
     """
 
     def __init__(
@@ -375,88 +193,82 @@ class App:
         *,
         title: str,
         params: Sequence[Param],
-        compute: Callable[[dict], Any],
-        figure: Figure | Mapping[str, Figure],
-        render: Callable[[App, Any, dict], Any],
-        summary: Callable[[Any, dict], str] | None = None,
-        columns: Callable[[Any], Mapping[str, np.ndarray]] | None = None,
+        stages: Sequence[Stage],
+        views: Sequence[View],
+        tasks: Sequence[Task] = (),
+        summary: Callable[..., str] | None = None,
+        columns: Callable[..., Mapping[str, Any]] | None = None,
         presets: Mapping[str, Mapping[str, Any]] | None = None,
+        layout: Callable[[dict[str, W.Widget]], W.Widget] | None = None,
         query_string: str | None = None,
         debug: bool | None = None,
-        extra_widgets: Sequence[W.Widget] = (),
-        views: Any = None,
         initial: Mapping[str, Any] | None = None,
-        cache_size: int = 32,
-        defer_first: bool = False,
-        figure_layout: Callable[[dict[str, W.Widget]], W.Widget] | None = None,
+        executor: Any = None,
+        extra_widgets: Sequence[W.Widget] = (),
     ) -> None:
         self.title = title
-        self.views = views
         self.params = [*params, *([] if any(p.name == "seed" for p in params) else [SEED])]
         self._by_name = {p.name: p for p in self.params}
-        self._compute = compute
-        self._render = render
-        self._summary = summary or (lambda result, state: "ok")
+        self.graph = Graph(list(self._by_name), stages, views, tasks)
+        self._summary = summary
+        self._summary_inputs = self.graph.check_reads("summary", summary) if summary else ()
         self._columns = columns
-        self.figures = dict(figure) if isinstance(figure, Mapping) else {"figure": figure}
-        self.figure = next(iter(self.figures.values()))
-        self._figure_layout = figure_layout
+        self._columns_inputs = self.graph.check_reads("columns", columns) if columns else ()
+        self._executor = executor
         self.presets = {k: dict(v) for k, v in (presets or {}).items()}
         for name, values in self.presets.items():
             for key, value in values.items():
                 if key not in self._by_name:
                     raise ValueError(f"preset {name!r} sets unknown control {key!r}")
                 self._by_name[key].validate(value)
-        self.result: Any = None
-        self.state: dict[str, Any] = {}
-        self.n_computes = 0
-        self.n_recomputes = 0
-        self.last_error: str | None = None
-        self._cache: OrderedDict = OrderedDict()
-        self._cache_size = cache_size
-        self._quiet = False
-        self._task: _Task | None = None
-        self._lock = threading.RLock()
-        self._base_fonts: dict[int, float] = {}
-        self.debug = (
-            os.environ.get(DEBUG_ENV, "").strip().lower() in _TRUE if debug is None else debug
-        )
 
+        self.result: Results = Results({})
+        self.state: dict[str, Any] = {}
+        self._keys: dict = {}
+        self.n_recomputes = 0
+        self._quiet = False
+        self._drawn: dict[str, tuple] = {}
+        self._base_fonts: dict[int, float] = {}
+
+        self.status_line = StatusLine(debug)
+        self.loop = EventLoop()
+        safe = self.status_line.safe
+        self.tasks = TaskRunner(self.loop, on_update=safe(self._on_task_update),
+                                on_progress=safe(self._on_task_progress),
+                                on_error=self.status_line.error)
+        self.figures: dict[str, Figure] = {}
+        self.artists: dict[str, Any] = {}
+        for view in self.graph.views.values():
+            fig = new_figure(figsize=view.figsize)
+            self.figures[view.name] = fig
+            self.artists[view.name] = view.build(fig)
+        self.figure = next(iter(self.figures.values()), None)
+        for view in self.graph.views.values():
+            if view.on_press is not None:
+                self._connect_pointer(view)
+        self.exporter = Exporter(self)
+
+        safe = self.status_line.safe
         self.controls: dict[str, W.Widget] = {p.name: p.make_widget() for p in self.params}
         self.preset_names = ["(custom)", *self.presets]
         self.controls["preset"] = W.Dropdown(
             options=self.preset_names, value="(custom)", description="preset",
-            style={"description_width": "initial"},
-        )
-        self.status = W.HTML(value="").add_class("explorer-status")
-        self.warnings = W.HTML(value="").add_class("explorer-warnings")
-        self.permalink = W.HTML(value="").add_class("explorer-permalink")
-        self.debug_out = W.HTML(value="").add_class("explorer-debug")
-        self.progress = W.IntProgress(value=0, min=0, max=1, layout={"width": "40%"})
-        self.progress_label = W.Label(value="")
-        self.cancel_button = W.Button(description="Cancel", icon="stop", disabled=True)
-        self.lecture = W.ToggleButton(value=False, description="Lecture mode", icon="desktop")
-        self.export_buttons = {
-            fmt: W.Button(description=fmt.upper(), tooltip=f"export as {fmt.upper()}",
-                          layout={"width": "auto"})
-            for fmt in ("png", "svg", "csv", "json")
-        }
-        self.download = W.HTML(value="").add_class("explorer-download")
-        self.export_which = W.Dropdown(options=list(self.figures), value=next(iter(self.figures)),
-                                       description="view", layout={"width": "auto"},
-                                       style={"description_width": "initial"})
-
+            style={"description_width": "initial"})
         for name, widget in self.controls.items():
             if name == "preset":
-                widget.observe(self._safe(self._on_preset), names="value")
+                widget.observe(safe(self._on_preset), names="value")
             else:
-                widget.observe(self._safe(functools.partial(self._on_control, name)), "value")
-        self.cancel_button.on_click(self._safe(lambda _b: self.cancel()))
-        self.lecture.observe(self._safe(lambda ch: self.set_lecture(ch["new"])), names="value")
-        for fmt, button in self.export_buttons.items():
-            button.on_click(self._safe(functools.partial(self._on_export, fmt)))
-
-        self.widget = self._layout(extra_widgets)
+                widget.observe(safe(functools.partial(self._on_control, name)), "value")
+        self.task_rows = {name: _TaskRow(t) for name, t in self.graph.tasks.items()}
+        for name, row in self.task_rows.items():
+            row.run.on_click(safe(lambda _b, name=name: self.run(name)))
+            row.cancel.on_click(safe(lambda _b, name=name: self.cancel(name)))
+        self.lecture = W.ToggleButton(value=False, description="Lecture", icon="desktop",
+                                      tooltip="lecture mode: larger text, advanced hidden",
+                                      layout={"width": "auto"})
+        self.lecture.observe(safe(lambda ch: self.set_lecture(ch["new"])), names="value")
+        self.permalink = W.HTML(value="").add_class("explorer-permalink")
+        self.widget = self._layout(layout, extra_widgets)
 
         initial = dict(initial or {})
         for key, value in initial.items():
@@ -466,114 +278,98 @@ class App:
         query = os.environ.get("QUERY_STRING", "") if query_string is None else query_string
         url_state, url_warnings = parse_query(query, self.params, self.presets)
         if url_state.pop("debug", False):
-            self.debug = True
-        self._show_warnings(url_warnings, prefix="Ignored from the URL: ")
-        self._pending = (initial, url_state)
-        if not defer_first:
-            self.start()
-
-    def start(self) -> None:
-        """Apply the initial and URL state, then the first compute (once)."""
-        if self._pending is None:
-            return
-        initial, url_state = self._pending
-        self._pending = None
+            self.status_line.debug = True
+        self.status_line.show_warnings(url_warnings, prefix="Ignored from the URL: ")
         lecture = url_state.pop("lecture", False)
-        self._safe(self._initial_state)(initial, url_state)
+        preset = url_state.pop("preset", None)
+        values = {**initial, **(self.preset_values(preset) if preset else {}), **url_state}
+        self._set_values(values)
+        if preset:
+            self._set_quietly("preset", preset)
+        safe(self.recompute)()
         if lecture:
             self.lecture.value = True
 
+    # ------------------------------------------------------------------ public helpers
+
+    @property
+    def debug(self) -> bool:
+        return self.status_line.debug
+
+    @property
+    def status(self) -> W.HTML:
+        return self.status_line.status
+
+    @property
+    def warnings(self) -> W.HTML:
+        return self.status_line.warnings
+
+    @property
+    def debug_out(self) -> W.HTML:
+        return self.status_line.debug_out
+
+    @property
+    def status_text(self) -> str:
+        """The status line as plain text."""
+        return self.status_line.text
+
+    @property
+    def warning_text(self) -> str:
+        return self.status_line.warning_text
+
+    @property
+    def last_error(self) -> str | None:
+        return self.status_line.last_error
+
+    @property
+    def n_computes(self) -> int:
+        return self.graph.n_calls
+
+    def recompute_controls(self) -> frozenset[str]:
+        """Controls some stage reads (the others only re-view)."""
+        return self.graph.recompute_params
+
     # ------------------------------------------------------------------ layout
 
-    def _layout(self, extra_widgets: Sequence[W.Widget]) -> W.Widget:
+    def _layout(self, layout, extra_widgets) -> W.Widget:
         control_widgets = [self.controls[p.name] for p in self.params]
         for p, w in zip(self.params, control_widgets, strict=True):
             w.layout.width = "100%"
             if p.advanced:
                 w.add_class("explorer-advanced")
         left = W.VBox(
-            [self.controls["preset"], *control_widgets, *extra_widgets],
+            [self.controls["preset"], *control_widgets,
+             *[row.widget for row in self.task_rows.values()], *extra_widgets],
             layout={"width": "300px", "min_width": "260px", "flex": "0 0 auto"},
         )
         header = W.HBox([W.HTML(f"<h3>{html.escape(self.title)}</h3>"), self.lecture],
                         layout={"justify_content": "space-between", "align_items": "center"})
         fig_widgets = {name: _figure_widget(f) for name, f in self.figures.items()}
-        plots = (self._figure_layout(fig_widgets) if self._figure_layout
-                 else W.VBox(list(fig_widgets.values())))
+        plots = layout(fig_widgets) if layout else W.VBox(list(fig_widgets.values()))
         plots.layout.flex = "1 1 auto"
         body = W.HBox([left, plots], layout={"align_items": "flex-start"})
-        task_row = W.HBox([self.progress, self.progress_label, self.cancel_button])
-        export_row = W.HBox([
-            W.Label("Export:"),
-            *([self.export_which] if len(self.figures) > 1 else []),
-            *self.export_buttons.values(), self.download,
-        ])
-        root = W.VBox(
-            [W.HTML(_STYLE), header, body, self.status, self.warnings, task_row,
-             self.permalink, export_row, self.debug_out]
+        return W.VBox(
+            [W.HTML(_STYLE), header, body, self.status, self.warnings, self.permalink,
+             self.exporter.widget, self.debug_out]
         ).add_class("explorer-app")
-        return root
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
 
-    # ------------------------------------------------------------------ safe callbacks
-
-    def _safe(self, fn: Callable) -> Callable:
-        """Route every callback through one handler (in Voila an unhandled one vanishes).
-
-        ``ValueError`` is a user mistake: its message goes to the status line and
-        the last good result stays. Anything else is a bug: a short message, the
-        traceback to the log, and the traceback on screen only in debug mode.
-        """
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except ValueError as exc:
-                self._set_status(str(exc), "error")
-                self.last_error = str(exc)
-            except Exception as exc:  # noqa: BLE001 - the whole point is to catch everything
-                log.exception("callback %s failed", getattr(fn, "__name__", fn))
-                msg = f"Internal error ({type(exc).__name__}); the last good result is kept."
-                self._set_status(msg, "error")
-                self.last_error = msg
-                if self.debug:
-                    tb = "".join(traceback.format_exception(exc))
-                    self.debug_out.value = f"<pre>{html.escape(tb)}</pre>"
-            return None
-
-        return wrapper
-
-    def _set_status(self, message: str, level: str = "ok") -> None:
-        self.status.value = (
-            f'<span class="explorer-status-{level}">{html.escape(message)}</span>'
-        )
-
-    def _show_warnings(self, warnings: Sequence[str], prefix: str = "") -> None:
-        text = "; ".join(warnings)
-        self.warnings.value = (
-            f'<span class="explorer-status-warning">{html.escape(prefix + text)}</span>'
-            if warnings else ""
-        )
-
-    @property
-    def status_text(self) -> str:
-        """The status line as plain text."""
-        return html.unescape(re.sub(r"<[^>]+>", "", self.status.value))
-
-    @property
-    def warning_text(self) -> str:
-        return html.unescape(re.sub(r"<[^>]+>", "", self.warnings.value))
-
-    # ------------------------------------------------------------------ state
+    # ------------------------------------------------------------------ controls and presets
 
     def _read_state(self) -> dict[str, Any]:
         return {p.name: p.validate(self.controls[p.name].value) for p in self.params}
 
+    def _set_quietly(self, name: str, value: Any) -> None:
+        self._quiet = True
+        try:
+            self.controls[name].value = value
+        finally:
+            self._quiet = False
+
     def _set_values(self, values: Mapping[str, Any]) -> None:
-        """Set several widgets at once without triggering a recompute per widget."""
+        """Set several widgets at once without an evaluation per widget."""
         self._quiet = True
         try:
             with contextlib.ExitStack() as stack:
@@ -584,131 +380,201 @@ class App:
         finally:
             self._quiet = False
 
-    def _initial_state(self, initial: dict[str, Any], url_state: dict[str, Any]) -> None:
-        preset = url_state.pop("preset", None)
-        values = {**initial, **(self.preset_values(preset) if preset else {}), **url_state}
-        self._set_values(values)
-        if preset:
-            self._quiet = True
-            self.controls["preset"].value = preset
-            self._quiet = False
-        self.recompute()
-
     def set_state(self, values: Mapping[str, Any]) -> None:
         """Validate and apply several control values, then recompute once.
 
         An unknown control or a value outside its own range raises ``ValueError``; a
-        combination the backend refuses (q above p, say) is reported in the status line
-        and the last good result stays, exactly as for a change made in the browser.
+        combination the backend refuses is reported in the status line and the last good
+        result stays, exactly as for a change made in the browser.
         """
         for key, value in values.items():
             if key not in self._by_name:
                 raise ValueError(f"unknown control {key!r}")
             self._by_name[key].validate(value)
         self._set_values(values)
-        self._mark_custom()
-        # As from the UI: a combination the backend refuses goes to the status line.
-        self._safe(self.recompute)()
+        self._set_quietly("preset", "(custom)")
+        self.status_line.safe(self.recompute)()
 
     def preset_values(self, name: str) -> dict[str, Any]:
-        """A preset's full state: its values over the defaults (the seed and view controls stay).
-
-        Presets are thus reproducible whatever was on screen before.
-        """
+        """A preset's full state: its values over the defaults of every control a stage reads
+        (the seed and re-view controls keep their values), so presets are reproducible."""
         check_option("preset", name, self.presets)
-        base = {p.name: p.default for p in self.params if p.recompute and p.name != "seed"}
+        base = {p.name: p.default for p in self.params
+                if p.name in self.graph.recompute_params and p.name != "seed"}
         return {**base, **self.presets[name]}
 
     def apply_preset(self, name: str) -> None:
         """Set all of a preset's values at once, with exactly one recompute."""
         self._set_values(self.preset_values(name))
-        self._quiet = True
-        self.controls["preset"].value = name
-        self._quiet = False
+        self._set_quietly("preset", name)
         self.recompute()
 
-    def _mark_custom(self) -> None:
-        self._quiet = True
-        self.controls["preset"].value = "(custom)"
-        self._quiet = False
-
     def _on_preset(self, change) -> None:
-        if self._quiet or change["new"] == "(custom)":
-            return
-        self.apply_preset(change["new"])
+        if not self._quiet and change["new"] != "(custom)":
+            self.apply_preset(change["new"])
 
     def _on_control(self, name: str, change) -> None:
         if self._quiet:
             return
-        self._mark_custom()
-        if self._by_name[name].recompute:
-            self.recompute()
-        else:
-            self.rerender()
+        self._set_quietly("preset", "(custom)")
+        self.recompute()
 
-    # ------------------------------------------------------------------ compute and render
-
-    def _key(self, state: Mapping[str, Any]) -> tuple:
-        return tuple((p.name, state[p.name]) for p in self.params if p.recompute)
+    # ------------------------------------------------------------------ evaluate and draw
 
     def recompute(self) -> None:
-        """Validate every control, compute (or fetch from the cache), render, update status.
+        """Validate every control, evaluate the stages (cached ones reused), redraw what changed.
 
-        Serialised with :meth:`rerender` by a lock: background tasks (a training run drawing
-        its curves, say) re-render from their own thread while the user moves controls.
+        Runs on the kernel's thread only (a control change or a preset); background tasks
+        never call it. A ``ValueError`` leaves the last good state, results and pixels.
         """
-        with self._lock:
-            self._recompute()
-
-    def rerender(self) -> None:
-        """Re-view path: re-render the cached result with the current view controls."""
-        with self._lock:
-            self._rerender()
-
-    def _recompute(self) -> None:
         self.n_recomputes += 1
         state = self._read_state()
-        key = self._key(state)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-        else:
-            # The backend's warnings (a step size past its stable range, say) are for the
-            # user: they go to the status line instead of the server log.
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                result = self._compute(state)
-            self.n_computes += 1
-            self._cache[key] = (result, _unique_messages(caught))
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        result, notes = self._cache[key]
-        self.result, self.state = result, state
-        self.last_error = None
-        self._draw(self._render(self, result, state))
-        summary = self._summary(result, state)
+        values, keys, notes = self.graph.evaluate(state)
+        self.state, self.result, self._keys = state, Results(values), keys
+        self._redraw()
+        summary = self._call(self._summary, self._summary_inputs) if self._summary else "ok"
         if notes:
-            self._set_status(f"{summary}. Note: {'; '.join(notes)}", "warning")
+            self.status_line.set(f"{summary}. Note: {'; '.join(notes)}", "warning")
         else:
-            self._set_status(summary, "ok")
+            self.status_line.set(summary, "ok")
+        for name in self.task_rows:
+            self._update_task_label(name)
         self._update_permalink()
 
-    def _rerender(self) -> None:
-        if self.result is None:
-            return self._recompute()
-        state = self._read_state()
-        if self._key(state) != self._key(self.state):
-            return self._recompute()
-        self.state = state
-        self._draw(self._render(self, self.result, state))
-        self._update_permalink()
+    def _call(self, fn: Callable, inputs: Sequence[str]) -> Any:
+        return fn(**{i: self.result[i] if i in self.result else self.state[i] for i in inputs})
 
-    def _draw(self, names=None) -> None:
-        """Redraw the named figures (all when None); the others keep their pixels."""
-        names = self.figures if names is None else names
-        if self.lecture.value:
+    def task_key(self, name: str, state: Mapping[str, Any] | None = None) -> tuple:
+        """The key of task ``name``'s inputs under ``state`` (the current one by default)."""
+        keys = self._keys if state is None else self.graph.keys(state)
+        return self.graph.key_of(self.graph.tasks[name].inputs, state or self.state, keys)
+
+    def task_result(self, name: str) -> TaskRecord | None:
+        """Task ``name``'s result for the current settings (partial while running), or None."""
+        check_option("task", name, self.graph.tasks)
+        return self.tasks.record(name, self.task_key(name))
+
+    def _view_inputs(self, view: View) -> tuple[tuple, dict]:
+        key, args = [], {}
+        for name in view.inputs:
+            if name in self.graph.tasks:
+                rec = self.task_result(name)
+                key.append(None if rec is None else (id(rec), rec.version))
+                args[name] = None if rec is None else rec.value
+            elif name in self.result:
+                key.append(self._keys[name])
+                args[name] = self.result[name]
+            else:
+                key.append(self.state[name])
+                args[name] = self.state[name]
+        return tuple(key), args
+
+    def _redraw(self, force: bool = False) -> list[str]:
+        """Draw the views whose inputs changed since they were drawn; return their names."""
+        changed = []
+        for name, view in self.graph.views.items():
+            key, args = self._view_inputs(view)
+            if not force and self._drawn.get(name) == key:
+                continue
+            view.draw(self.artists[name], **args)
+            self._drawn[name] = key
+            changed.append(name)
+        if self.lecture.value and changed:
             self._scale_fonts(LECTURE_FONT_SCALE)
-        for name in names:
+        for name in changed:
             self.figures[name].canvas.draw_idle()
+        return changed
+
+    # ------------------------------------------------------------------ direct manipulation
+
+    def _connect_pointer(self, view: View) -> None:
+        canvas = self.figures[view.name].canvas
+        safe = self.status_line.safe
+
+        def on_event(event) -> None:
+            if event.inaxes is None or event.xdata is None:
+                return
+            if event.name == "motion_notify_event" and not (view.drag and event.button):
+                return
+            toolbar = getattr(canvas, "toolbar", None)
+            if toolbar is not None and getattr(toolbar, "mode", ""):
+                return                               # zoom or pan owns the pointer
+            self.press(view.name, event.xdata, event.ydata, ax=event.inaxes)
+
+        canvas.mpl_connect("button_press_event", safe(on_event))
+        if view.drag:
+            canvas.mpl_connect("motion_notify_event", safe(on_event))
+
+    def press(self, view: str, x: float, y: float, ax=None) -> None:
+        """A click at data coordinates (x, y) of a view (its first axes unless ``ax``).
+
+        What the browser's pointer events call; tests call it directly.
+        """
+        v = self.graph.views[check_option("view", view, self.graph.views)]
+        if v.on_press is None:
+            raise ValueError(f"view {view!r} does not take clicks")
+        artists = self.artists[view]
+        ax = ax if ax is not None else self.figures[view].axes[0]
+        values = dict(v.on_press(artists, ax, float(x), float(y)) or {})
+        if values:
+            self.set_state(values)
+
+    # ------------------------------------------------------------------ tasks
+
+    def run(self, name: str) -> None:
+        """Start task ``name`` on the current (last good) settings."""
+        task = self.graph.tasks[check_option("task", name, self.graph.tasks)]
+        inputs = {i: self.result[i] if i in self.result else self.state[i]
+                  for i in task.inputs}
+        executor = self._executor() if callable(self._executor) else self._executor
+        self.tasks.start(name, task.work, inputs, self.task_key(name), executor)
+        row = self.task_rows[name]
+        row.cancel.disabled = False
+        row.progress.value = 0
+        row.label.value = "starting"
+
+    def cancel(self, name: str | None = None) -> None:
+        """Ask a running task (all when None) to stop; it keeps what it finished."""
+        self.tasks.cancel(name)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every task ended and its results were applied (tests and the CLI)."""
+        return self.tasks.wait(timeout)
+
+    def _on_task_update(self, name: str) -> None:      # on the event loop
+        self._redraw()
+        self._update_task_label(name)
+
+    def _on_task_progress(self, name: str, done: int, total: int, running: bool) -> None:
+        row = self.task_rows[name]
+        with row.progress.hold_sync():
+            row.progress.max = max(total, 1)
+            row.progress.value = min(done, row.progress.max)
+        row.cancel.disabled = not running
+        if running:
+            row.label.value = html.escape(f"{done} of {total}")
+        else:
+            self._update_task_label(name)
+
+    def _update_task_label(self, name: str) -> None:
+        row = self.task_rows[name]
+        if self.tasks.running(name):
+            return
+        rec = self.task_result(name)
+        others = self.tasks.records.get(name, {})
+        if rec is not None:
+            how = "cancelled; partial result shown" if rec.cancelled else (
+                f"done in {rec.seconds:.1f} s" if rec.complete else "running")
+            text = how + (f" (note: {'; '.join(rec.notes)})" if rec.notes else "")
+        elif others:
+            last = next(reversed(others.values()))
+            changed = [i for i in self.graph.tasks[name].inputs
+                       if i in self.state and last.inputs.get(i) != self.state[i]]
+            text = ("result hidden: computed for other settings"
+                    + (f" ({', '.join(changed)})" if changed else "") + "; press Run")
+        else:
+            text = ""
+        row.label.value = html.escape(text)
 
     # ------------------------------------------------------------------ permalink
 
@@ -736,7 +602,7 @@ class App:
     # ------------------------------------------------------------------ lecture mode
 
     def set_lecture(self, on: bool) -> None:
-        """Hide advanced controls and enlarge fonts (widgets and figure) for a projector."""
+        """Hide advanced controls and enlarge fonts (widgets and figures) for a projector."""
         on = bool(on)
         if self.lecture.value != on:
             self.lecture.value = on
@@ -748,7 +614,8 @@ class App:
         else:
             self.widget.remove_class("explorer-lecture")
         self._scale_fonts(LECTURE_FONT_SCALE if on else 1.0)
-        self._draw()
+        for fig in self.figures.values():
+            fig.canvas.draw_idle()
         if self.state:
             self._update_permalink()
 
@@ -757,121 +624,42 @@ class App:
             base = self._base_fonts.setdefault(id(text), text.get_fontsize())
             text.set_fontsize(base * factor)
 
-    # ------------------------------------------------------------------ long tasks
-
-    def run_task(
-        self,
-        work: Callable[[Callable[[int, int], None], threading.Event], Any],
-        on_done: Callable[[Any], None],
-        *,
-        label: str = "working",
-    ) -> threading.Thread:
-        """Run ``work(on_progress, cancel)`` off the kernel's main thread.
-
-        The kernel stays free to receive the Cancel click; progress drives the
-        ``IntProgress``; ``on_done(value)`` then stores the value where ``render`` reads it,
-        and the views it changed are redrawn (through the safe handler, under the lock).
-        """
-        if self._task is not None and self._task.thread.is_alive():
-            raise ValueError("a task is already running; cancel it or wait for it to finish")
-        cancel = threading.Event()
-
-        def on_progress(done: int, total: int) -> None:
-            with self.progress.hold_sync():
-                self.progress.max = max(total, 1)
-                self.progress.value = done
-            self.progress_label.value = f"{label}: {done}/{total}"
-
-        def target() -> None:
-            try:
-                value = self._safe(work)(on_progress, cancel)
-                if value is not None:
-                    self._safe(on_done)(value)
-                    self._safe(self.rerender)()
-            finally:
-                self.cancel_button.disabled = True
-                if cancel.is_set():
-                    self.progress_label.value = f"{label}: cancelled at {self.progress.value}"
-
-        self.progress.value = 0
-        self.progress_label.value = f"{label}: starting"
-        self.cancel_button.disabled = False
-        thread = threading.Thread(target=target, name=f"explorer-{label}", daemon=True)
-        self._task = _Task(thread, cancel, label)
-        thread.start()
-        return thread
-
-    def cancel(self) -> None:
-        """Ask the running task to stop; it returns what it finished."""
-        if self._task is not None:
-            self._task.cancel.set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until the running task ends (for tests and the CLI); True if it ended."""
-        if self._task is None:
-            return True
-        self._task.thread.join(timeout)
-        return not self._task.thread.is_alive()
-
     # ------------------------------------------------------------------ export
 
     def export_figure(self, fmt: str = "png", name: str | None = None) -> bytes:
         """A figure (the first, or ``name``) as PNG or SVG bytes."""
-        fmt = check_option("fmt", fmt, ("png", "svg"))
-        fig = self.figures[check_option("name", name, self.figures)] if name else self.figure
-        buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, dpi=150 if fmt == "png" else None,
-                            bbox_inches="tight")
-        return buf.getvalue()
+        return self.exporter.figure(fmt, name)
 
     def export_result(self, fmt: str = "csv") -> str:
-        """The current result as CSV (one column per series) or JSON (with the state)."""
-        fmt = check_option("fmt", fmt, ("csv", "json"))
-        if self.result is None:
-            raise ValueError("nothing to export yet")
-        cols = {k: np.asarray(v) for k, v in (self._columns(self.result) if self._columns
-                                              else {}).items()}
-        if fmt == "json":
-            payload = {"app": self.title, "state": self.state, "query": self.query_string(),
-                       "columns": {k: v.tolist() for k, v in cols.items()}}
-            return json.dumps(payload, indent=1)
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        buf.write(f"# {self.title}: ?{self.query_string()}\n")
-        names = list(cols)
-        writer.writerow(names)
-        length = max((len(v) for v in cols.values()), default=0)
-        for i in range(length):
-            writer.writerow([_cell(cols[k], i) for k in names])
-        return buf.getvalue()
+        """The current result, task results included, as CSV or JSON (with the state)."""
+        return self.exporter.result(fmt)
 
-    def _on_export(self, fmt: str, _button=None) -> None:
-        slug = re.sub(r"[^a-z0-9]+", "_", self.title.lower()).strip("_") or "explorer"
-        if fmt in ("png", "svg"):
-            data = self.export_figure(fmt, self.export_which.value)
-            slug = f"{slug}_{self.export_which.value}" if len(self.figures) > 1 else slug
-            mime = "image/png" if fmt == "png" else "image/svg+xml"
-        else:
-            data = self.export_result(fmt).encode()
-            mime = "text/csv" if fmt == "csv" else "application/json"
-        b64 = base64.b64encode(data).decode("ascii")
-        name = f"{slug}.{fmt}"
-        self.download.value = (
-            f'<a download="{name}" href="data:{mime};base64,{b64}">download {name}</a>'
-        )
+    @property
+    def export_buttons(self) -> dict[str, W.Button]:
+        return self.exporter.buttons
 
+    @property
+    def download(self) -> W.HTML:
+        return self.exporter.download
 
-def _unique_messages(caught) -> list[str]:
-    out: list[str] = []
-    for w in caught:
-        text = str(w.message)
-        if text not in out:
-            out.append(text)
-    return out
+    def export_columns(self) -> dict[str, np.ndarray]:
+        """The export columns: the app's, then each task's current result, prefixed."""
+        cols = {k: np.atleast_1d(v) for k, v in
+                (self._call(self._columns, self._columns_inputs) if self._columns
+                 else {}).items()}
+        for name, task in self.graph.tasks.items():
+            rec = self.task_result(name)
+            if rec is not None and task.columns is not None and rec.value is not None:
+                cols.update({f"{name}.{k}": np.atleast_1d(v)
+                             for k, v in task.columns(rec.value).items()})
+        return cols
 
-
-def _cell(column: np.ndarray, i: int) -> str:
-    if i >= len(column):
-        return ""
-    v = column[i]
-    return repr(float(v)) if isinstance(v, float | np.floating) else str(v)
+    def export_tasks(self) -> dict[str, Any]:
+        """Each task's current result status and inputs (for the JSON export)."""
+        out = {}
+        for name in self.graph.tasks:
+            rec = self.task_result(name)
+            if rec is not None:
+                out[name] = {"complete": rec.complete, "cancelled": rec.cancelled,
+                             "seconds": rec.seconds}
+        return out

@@ -1,27 +1,24 @@
 """SBM mean-field explorer: every critical point, basins, random vs informed starts, known vs
 estimated parameters (Mukherjee, Sarkar, Wang & Yan, NeurIPS 2018).
 
-Controls turn into calls of :mod:`explorer.sbm`; results turn into artists. No model math
-lives here. Parts that depend on fewer controls (the landscape on (n, p, q), the bifurcation
-diagram and success curves on (p, q)) are cached separately, so moving the seed or the
-number of starts recomputes only the runs.
+Declarations plus drawing code: controls (``PARAMS``), compute stages that call
+:mod:`explorer.sbm` (each named by what it reads, so the shell recomputes only what a change
+touches: the landscape on (n, p, q, grid), the bifurcation diagram on (p, q), the runs on the
+starts), the views, and the Monte Carlo task.
 """
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
-from typing import Any
+from types import SimpleNamespace
 
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.colors import ListedColormap
 
 from .. import sbm
-from .._common import Trajectory
-from ._shell import App, ChangeTracker, Param, new_figure
+from ._shell import App, Param, Stage, Task, View
 
-__all__ = ["PARAMS", "PRESETS", "SbmResult", "compute", "make_app", "summary"]
+__all__ = ["PARAMS", "PRESETS", "STAGES", "TASKS", "VIEWS", "make_app", "summary"]
 
 # ---------------------------------------------------------------------------- controls
 
@@ -64,7 +61,13 @@ PARAMS = [
           help="BCAVI sweeps before a run is declared unsettled"),
     Param("grid", "int", 101, lo=21, hi=401, step=10, label="basin grid", advanced=True,
           help="points per axis of the basin image"),
-    Param("trails", "bool", True, label="show trajectories", recompute=False,
+    Param("placed", "bool", False, label="clicked start", advanced=True,
+          help="a start placed by clicking the phase plane (x0, y0 below)"),
+    Param("x0", "float", 0.5, lo=0.0, hi=1.0, step=0.001, label="x0", advanced=True,
+          help="clicked start: block-1 mean of psi"),
+    Param("y0", "float", 0.5, lo=0.0, hi=1.0, step=0.001, label="y0", advanced=True,
+          help="clicked start: block-2 mean of psi"),
+    Param("trails", "bool", True, label="show trajectories",
           help="draw each start's path in the phase plane, or only its end"),
 ]
 
@@ -112,181 +115,174 @@ PRESETS = {
                                               "schedule": "sequential"},
 }
 
-# ---------------------------------------------------------------------------- compute
+# ---------------------------------------------------------------------------- stages
 
 
-def model_pq(state: dict) -> tuple[float, float]:
-    """(p, q) from the controls: directly, or from the average degree and the ratio."""
-    if state["mode"] == "p, q":
-        return state["p"], state["q"]
-    n, d, r = state["n"], state["degree"], state["ratio"]
-    q = 2 * d / (n * (1 + r))
-    p = r * q
-    if not 0 < q < p < 1:
-        raise ValueError(f"average degree {d:g} with ratio {r:g} needs p = {p:.3g} < 1 at "
-                         f"n = {n}; lower the degree or raise n")
-    return p, q
+def pq(mode, p, q, n, degree, ratio) -> tuple[float, float]:
+    """(p, q) from the controls: directly, or from the average degree and the ratio p/q."""
+    return (p, q) if mode == "p, q" else sbm.pq_from_degree(n, degree, ratio)
 
 
-@dataclass(frozen=True)
-class Landscape:
-    fixed_points: list
-    basins: Any
-
-
-@dataclass(frozen=True)
-class SbmResult:
-    """Everything the views show for one state."""
-
-    n: int
-    p: float
-    q: float
-    landscape: Landscape
-    bifurcation: dict          # role -> (n, x, kind) arrays; thresholds
-    success: dict              # n grid, semianalytic shares, asymptote, or a heat map
-    population: Trajectory     # population BCAVI from all starts (block means in extras)
-    population_kinds: np.ndarray
-    sample: Trajectory         # sampled graph, first SAMPLE_STARTS starts
-    sample_accuracy: np.ndarray  # (K, Rs)
-    known: Trajectory          # sampled graph, start 0, known (p, q)
-    estimated: Trajectory      # sampled graph, start 0, joint updates
-    known_accuracy: np.ndarray
-    estimated_accuracy: np.ndarray
-
-
-@functools.lru_cache(maxsize=32)
-def _landscape(n: int, p: float, q: float, grid: int) -> Landscape:
-    return Landscape(sbm.fixed_points(n, p, q), sbm.basins(n, p, q, grid=grid, max_iter=300))
-
-
-@functools.lru_cache(maxsize=16)
-def _bifurcation(p: float, q: float) -> dict:
-    rows = [(int(n), f.x, f.y, f.role, f.kind) for n in N_GRID
-            for f in sbm.fixed_points(int(n), p, q, resolution=BIFURCATION_RESOLUTION)
-            if f.period == 1]
-    ns, xs, ys, roles, kinds = (np.array(c) for c in zip(*rows, strict=True))
-    return {"n": ns, "x": xs, "y": ys, "role": roles, "kind": kinds,
-            "thresholds": sbm.thresholds(p, q)}
-
-
-@functools.lru_cache(maxsize=16)
-def _success(p: float, q: float, init: str, eps: float) -> dict:
-    # A fixed stream: the curve is a property of (p, q, init), not of the app's seed.
-    rng = np.random.default_rng(2018)
-    semi = np.array([sbm.success_probability(int(n), p, q, init=init, eps=eps,
-                                             method="semianalytic", n_inits=SEMI_INITS, rng=rng)
-                     for n in N_SUCCESS])
-    asym = sbm.success_probability(int(N_SUCCESS[0]), p, q, method="asymptotic")
-    return {"n": N_SUCCESS, "semianalytic": semi, "asymptotic": asym}
-
-
-@functools.lru_cache(maxsize=4)
-def _heatmap(p: float, q: float) -> dict:
-    grid = np.linspace(0.005, 0.6, 120)
-    ph, qh = np.meshgrid(grid, grid)
-    return {"p_hat": grid, "q_hat": grid, "share": sbm.misspecified_success(p, q, ph, qh)}
-
-
-@functools.lru_cache(maxsize=8)
-def _graph(n: int, p: float, q: float, seed: int):
-    return sbm.sample_graph(n, p, q, rng=np.random.default_rng([seed, 1]))
-
-
-def _update_kwargs(state: dict, p: float, q: float) -> dict:
-    if state["parameters"] == "known":
-        return {"p": p, "q": q}
-    if state["parameters"] == "estimated":
-        return {"estimate": True}
-    if not state["q_hat"] < state["p_hat"]:
-        raise ValueError(f"q_hat must be below p_hat = {state['p_hat']:g}; "
-                         f"got {state['q_hat']:g}")
-    return {"p": state["p_hat"], "q": state["q_hat"]}
-
-
-def compute(state: dict) -> SbmResult:
-    """Backend calls for one state (pure; the shell caches whole results by state)."""
-    n = state["n"]
-    p, q = model_pq(state)
-    edges = n * (n - 2) / 4 * p + n * n / 4 * q
+def live_limits(n, pq, schedule) -> None:
+    """Refuse settings too heavy for a live slider (a message says what to lower)."""
+    edges = sbm.expected_edges(n, *pq)
     if edges > MAX_EDGES:
         raise ValueError(f"the sampled graph would have about {edges / 1e6:.0f} million edges "
                          f"(live limit {MAX_EDGES / 1e6:.0f} million); lower n, p or the degree")
-    if state["schedule"] == "sequential" and n > MAX_SEQUENTIAL_N:
+    if schedule == "sequential" and n > MAX_SEQUENTIAL_N:
         raise ValueError(f"sequential CAVI updates nodes one at a time; use n <= "
                          f"{MAX_SEQUENTIAL_N} with it, or the batch schedule; got n = {n}")
-    starts = sbm.initial_psi(state["init"], n, state["starts"], eps=state["eps"],
-                             correlation=state["correlation"],
-                             rng=np.random.default_rng([state["seed"], 0]))
-    schedule = "sequential" if state["schedule"] == "sequential" else "batch"
-    damping = state["damping"] if state["schedule"] == "damped" else 0.0
-    upd = _update_kwargs(state, p, q)
-    max_iter = state["max_iter"]
 
-    # Phase plane: the population dynamics (expected graph), batch or damped, every start.
-    population = sbm.bcavi(sbm.expected_graph(n, p, q), starts, max_iter=max_iter,
-                           damping=damping, tol=1e-9, **upd)
-    bx, by = population.extras["block_means"][-1]
-    kinds = sbm.classify_limits(np.clip(bx, 0, 1), np.clip(by, 0, 1), n=n, p=p, q=q, tol=1e-5)
 
-    A, labels = _graph(n, p, q, state["seed"])
-    first = starts[:, :SAMPLE_STARTS]
-    sample = sbm.bcavi(A, first, max_iter=max_iter, schedule=schedule, damping=damping, **upd)
-    one = starts[:, :1]
-    known = sbm.bcavi(A, one, p=p, q=q, max_iter=max_iter)
+def psi0(init, n, starts, eps, correlation, seed) -> np.ndarray:
+    """The random starts, (n, starts); the first one is also the sampled-graph start."""
+    return sbm.initial_psi(init, n, starts, eps=eps, correlation=correlation,
+                           rng=np.random.default_rng([seed, 0]))
+
+
+def updates(parameters, pq, p_hat, q_hat) -> dict:
+    """Keyword arguments of ``sbm.bcavi`` for known, estimated or misspecified (p, q)."""
+    if parameters == "known":
+        return {"p": pq[0], "q": pq[1]}
+    if parameters == "estimated":
+        return {"estimate": True}
+    if not q_hat < p_hat:
+        raise ValueError(f"q_hat must be below p_hat = {p_hat:g}; got {q_hat:g}")
+    return {"p": p_hat, "q": q_hat}
+
+
+def clicked(placed, x0, y0, n, pq, max_iter):
+    """The population trajectory from the start placed on the phase plane (None if none)."""
+    if not placed:
+        return None
+    return sbm.population_run(x0, y0, n=n, p=pq[0], q=pq[1], max_iter=max_iter)
+
+
+def landscape(n, pq, grid) -> SimpleNamespace:
+    """Every fixed point of the population map and the basins on a grid."""
+    return SimpleNamespace(fixed_points=sbm.fixed_points(n, *pq),
+                           basins=sbm.basins(n, *pq, grid=grid, max_iter=300))
+
+
+def bifurcation(pq) -> dict:
+    """Each period-1 fixed point's x over the n grid, its kind, and the thresholds."""
+    rows = [(int(n), f.x, f.y, f.role, f.kind) for n in N_GRID
+            for f in sbm.fixed_points(int(n), *pq, resolution=BIFURCATION_RESOLUTION)
+            if f.period == 1]
+    ns, xs, ys, roles, kinds = (np.array(c) for c in zip(*rows, strict=True))
+    return {"n": ns, "x": xs, "y": ys, "role": roles, "kind": kinds,
+            "thresholds": sbm.thresholds(*pq)}
+
+
+def success(pq, init, eps, parameters) -> dict:
+    """Share of random starts reaching the truth against n, or the misspecified heat map."""
+    if parameters == "misspecified":
+        grid = np.linspace(0.005, 0.6, 120)
+        ph, qh = np.meshgrid(grid, grid)
+        return {"heatmap": {"p_hat": grid, "q_hat": grid,
+                            "share": sbm.misspecified_success(*pq, ph, qh)}}
+    init = init if init in sbm.INITS else "uniform"
+    # A fixed stream: the curve is a property of (p, q, init), not of the app's seed.
+    rng = np.random.default_rng(2018)
+    semi = np.array([sbm.success_probability(int(n), *pq, init=init, eps=eps,
+                                             method="semianalytic", n_inits=SEMI_INITS, rng=rng)
+                     for n in N_SUCCESS])
+    asym = sbm.success_probability(int(N_SUCCESS[0]), *pq, method="asymptotic")
+    return {"n": N_SUCCESS, "semianalytic": semi, "asymptotic": asym}
+
+
+def population(n, pq, psi0, updates, schedule, damping, max_iter, live_limits):
+    """Population BCAVI (expected graph) from every start, and the limit each reached."""
+    damping = damping if schedule == "damped" else 0.0
+    run = sbm.bcavi(sbm.expected_graph(n, *pq), psi0, max_iter=max_iter, damping=damping,
+                    tol=1e-9, **updates)
+    bx, by = run.extras["block_means"][-1]
+    kinds = sbm.classify_limits(np.clip(bx, 0, 1), np.clip(by, 0, 1), n=n, p=pq[0], q=pq[1],
+                                tol=1e-5)
+    return SimpleNamespace(run=run, kinds=kinds)
+
+
+def graph(n, pq, seed, live_limits):
+    """A sampled graph and its community labels."""
+    return sbm.sample_graph(n, *pq, rng=np.random.default_rng([seed, 1]))
+
+
+def sample(graph, psi0, updates, schedule, damping, max_iter):
+    """BCAVI on the sampled graph from the first starts, with accuracy per sweep."""
+    A, labels = graph
+    run = sbm.bcavi(A, psi0[:, :SAMPLE_STARTS], max_iter=max_iter,
+                    schedule="sequential" if schedule == "sequential" else "batch",
+                    damping=damping if schedule == "damped" else 0.0, **updates)
+    return SimpleNamespace(run=run, accuracy=np.array([sbm.accuracy(it, labels)
+                                                       for it in run.iterates]))
+
+
+def known_vs_estimated(graph, pq, psi0, max_iter):
+    """The first start on the sampled graph with known (p, q) and with joint estimation."""
+    A, labels = graph
+    one = psi0[:, :1]
+    known = sbm.bcavi(A, one, p=pq[0], q=pq[1], max_iter=max_iter)
     estimated = sbm.bcavi(A, one, estimate=True, max_iter=max_iter)
-
-    if state["parameters"] == "misspecified":
-        success = {"heatmap": _heatmap(p, q)}
-    else:
-        init = state["init"] if state["init"] in sbm.INITS else "uniform"
-        success = _success(p, q, init, state["eps"])
-    return SbmResult(
-        n=n, p=p, q=q,
-        landscape=_landscape(n, p, q, state["grid"]),
-        bifurcation=_bifurcation(p, q),
-        success=success,
-        population=population,
-        population_kinds=kinds,
-        sample=sample,
-        sample_accuracy=np.array([sbm.accuracy(it, labels) for it in sample.iterates]),
-        known=known,
-        estimated=estimated,
-        known_accuracy=np.array([sbm.accuracy(it, labels) for it in known.iterates])[:, 0],
-        estimated_accuracy=np.array([sbm.accuracy(it, labels)
-                                     for it in estimated.iterates])[:, 0],
-    )
+    acc = [np.array([sbm.accuracy(it, labels) for it in r.iterates])[:, 0]
+           for r in (known, estimated)]
+    return SimpleNamespace(known=known, estimated=estimated, known_accuracy=acc[0],
+                           estimated_accuracy=acc[1])
 
 
-def summary(result: SbmResult, state: dict) -> str:
+STAGES = [Stage(f) for f in (pq, live_limits, psi0, updates, clicked, landscape, bifurcation,
+                             success, population, graph, sample, known_vs_estimated)]
+
+
+def monte_carlo(ctx, pq, init, eps, n, seed):
+    """Background task: n-dimensional Monte Carlo of the success share at each n of the grid."""
+    init = init if init in sbm.INITS else "uniform"
+    ns = [int(m) for m in N_SUCCESS if m <= 4 * max(n, 500)]
+    shares = []
+    for i, m in enumerate(ns):
+        if ctx.cancel.is_set():
+            break
+        shares.append(sbm.success_probability(
+            m, *pq, init=init, eps=eps, n_inits=MC_INITS,
+            rng=np.random.default_rng([seed, 3, m]), executor=ctx.executor, cancel=ctx.cancel))
+        ctx.progress(i + 1, len(ns))
+        ctx.emit({"n": np.array(ns[:len(shares)]), "share": np.array(shares)})
+    return {"n": np.array(ns[:len(shares)]), "share": np.array(shares)}
+
+
+TASKS = [Task("monte_carlo", monte_carlo, button="Run Monte Carlo",
+              help=f"{MC_INITS} random starts per n, n-dimensional population dynamics",
+              columns=lambda v: {"n": v["n"], "share": v["share"]})]
+
+
+def summary(pq, n, landscape, population, sample, known_vs_estimated) -> str:
     """The status line."""
-    r = result
-    degree = r.n * (r.p + r.q) / 2
-    counts = {k: int(np.sum(r.population_kinds == k)) for k in sbm.LIMIT_KINDS}
+    p, q = pq
+    counts = {k: int(np.sum(population.kinds == k)) for k in sbm.LIMIT_KINDS}
     went = ", ".join(f"{c} {k.replace('_', '-')}" for k, c in counts.items() if c)
-    acc = r.sample_accuracy[-1]
-    collapsed = bool(np.max(np.abs(r.estimated.final - 0.5)) < 1e-6)
+    collapsed = bool(np.max(np.abs(known_vs_estimated.estimated.final - 0.5)) < 1e-6)
     return (
-        f"n={r.n}, p={r.p:.4g}, q={r.q:.4g} (degree {degree:.3g}, p/q {r.p / r.q:.3g}): "
-        f"{len(r.landscape.fixed_points)} fixed points; population starts: {went}; "
-        f"sampled graph: mean accuracy {np.mean(acc):.2f} after "
-        f"{int(r.sample.times[-1])} sweeps ({r.sample.status.value}); "
+        f"n={n}, p={p:.4g}, q={q:.4g} (degree {n * (p + q) / 2:.3g}, p/q {p / q:.3g}): "
+        f"{len(landscape.fixed_points)} fixed points; population starts: {went}; "
+        f"sampled graph: mean accuracy {np.mean(sample.accuracy[-1]):.2f} after "
+        f"{int(sample.run.times[-1])} sweeps ({sample.run.status.value}); "
         f"joint estimation from the same start: "
         f"{'collapsed to psi = 1/2' if collapsed else 'escaped'}"
     )
 
 
-def columns(result: SbmResult) -> dict[str, np.ndarray]:
-    bm = result.population.extras["block_means"]
+def columns(population, landscape, sample) -> dict[str, np.ndarray]:
+    bm = population.run.extras["block_means"]
+    fps = landscape.fixed_points
     return {
         "start_x": bm[0, 0], "start_y": bm[0, 1], "final_x": bm[-1, 0], "final_y": bm[-1, 1],
-        "limit": result.population_kinds,
-        "fixed_point_x": np.array([f.x for f in result.landscape.fixed_points]),
-        "fixed_point_y": np.array([f.y for f in result.landscape.fixed_points]),
-        "fixed_point_role": np.array([f.role for f in result.landscape.fixed_points]),
-        "fixed_point_kind": np.array([f.kind for f in result.landscape.fixed_points]),
-        "sample_sweep": result.sample.times,
-        "sample_mean_accuracy": result.sample_accuracy.mean(axis=1),
-        "sample_mean_elbo": result.sample.objective.mean(axis=1),
+        "limit": population.kinds,
+        "fixed_point_x": np.array([f.x for f in fps]),
+        "fixed_point_y": np.array([f.y for f in fps]),
+        "fixed_point_role": np.array([f.role for f in fps]),
+        "fixed_point_kind": np.array([f.kind for f in fps]),
+        "sample_sweep": sample.run.times,
+        "sample_mean_accuracy": sample.accuracy.mean(axis=1),
+        "sample_mean_elbo": sample.run.objective.mean(axis=1),
     }
 
 
@@ -300,74 +296,163 @@ _KIND_CODE = {k: i for i, k in enumerate(sbm.LIMIT_KINDS)}
 _CMAP = ListedColormap([KIND_COLOURS[k] for k in sbm.LIMIT_KINDS])
 
 
-class _Views(ChangeTracker):
-    """One figure per linked view, built once; ``render`` only moves artists."""
+def build_phase(fig):
+    a = SimpleNamespace(ax=fig.add_axes((0.14, 0.3, 0.8, 0.64)))
+    ax = a.ax
+    a.image = ax.imshow(np.zeros((2, 2)), origin="lower", extent=(0, 1, 0, 1), cmap=_CMAP,
+                        vmin=-0.5, vmax=len(sbm.LIMIT_KINDS) - 0.5, interpolation="nearest")
+    (a.separatrix,) = ax.plot([], [], ".", ms=1.2, c="k", label="separatrix")
+    a.trails = LineCollection([], colors="k", linewidths=0.5, alpha=0.5)
+    ax.add_collection(a.trails)
+    a.starts = ax.scatter([], [], s=8, c="k", zorder=3, label="start")
+    (a.clicked,) = ax.plot([], [], "-o", c="tab:red", lw=1.8, ms=3, zorder=6,
+                           label="clicked start")
+    a.fixed = {role: ax.scatter([], [], s=70, marker=mk, zorder=5, edgecolors="k",
+                                linewidths=0.8, label=role.replace("_", "-"))
+               for role, mk in ROLE_MARKERS.items()}
+    ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), xlabel="x: mean of ψ on block 1",
+           ylabel="y: mean of ψ on block 2", title="(1) population phase plane")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, fontsize="x-small",
+              frameon=False, markerscale=0.7)
+    return a
 
-    def __init__(self):
-        small = (4.2, 2.7)
-        self.figs = {
-            "phase": new_figure(figsize=(4.6, 5.4)),
-            "elbo": new_figure(figsize=small),
-            "accuracy": new_figure(figsize=small),
-            "bifurcation": new_figure(figsize=small),
-            "success": new_figure(figsize=small),
-        }
-        super().__init__()
-        f = self.figs
-        self.ax_phase = f["phase"].add_axes((0.14, 0.3, 0.8, 0.64))
-        self.ax_elbo = f["elbo"].add_axes((0.2, 0.2, 0.75, 0.68))
-        self.ax_acc = f["accuracy"].add_axes((0.15, 0.2, 0.8, 0.68))
-        self.ax_bif = f["bifurcation"].add_axes((0.15, 0.2, 0.8, 0.68))
-        self.ax_succ = f["success"].add_axes((0.15, 0.2, 0.8, 0.68))
 
-        ax = self.ax_phase
-        self.image = ax.imshow(np.zeros((2, 2)), origin="lower", extent=(0, 1, 0, 1),
-                               cmap=_CMAP, vmin=-0.5, vmax=len(sbm.LIMIT_KINDS) - 0.5,
-                               interpolation="nearest")
-        (self.separatrix,) = ax.plot([], [], ".", ms=1.2, c="k", label="separatrix")
-        self.trails = LineCollection([], colors="k", linewidths=0.5, alpha=0.5)
-        ax.add_collection(self.trails)
-        self.starts = ax.scatter([], [], s=8, c="k", zorder=3, label="start")
-        self.fixed = {role: ax.scatter([], [], s=70, marker=mk, zorder=5, edgecolors="k",
-                                       linewidths=0.8, label=role.replace("_", "-"))
-                      for role, mk in ROLE_MARKERS.items()}
-        ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), xlabel="x: mean of ψ on block 1",
-               ylabel="y: mean of ψ on block 2", title="(1) population phase plane")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, fontsize="x-small",
-                  frameon=False, markerscale=0.7)
+def draw_phase(a, landscape, population, trails, clicked):
+    a.image.set_data(np.vectorize(_KIND_CODE.__getitem__, otypes=[int])(landscape.basins.kind))
+    a.separatrix.set_data(landscape.basins.separatrix[:, 0], landscape.basins.separatrix[:, 1])
+    for role, artist in a.fixed.items():
+        pts = [f for f in landscape.fixed_points if f.role == role]
+        artist.set_offsets(np.array([[f.x, f.y] for f in pts]).reshape(-1, 2))
+        artist.set_facecolors([STABILITY_COLOURS[f.kind] for f in pts] or "none")
+    bm = population.run.extras["block_means"]  # (K, 2, R)
+    a.trails.set_segments(list(np.transpose(bm, (2, 0, 1))) if trails else [])
+    a.starts.set_offsets(bm[0].T)
+    path = clicked.iterates[:, 0, :] if clicked is not None else np.empty((0, 2))
+    a.clicked.set_data(path[:, 0], path[:, 1])
 
-        self.elbo = LineCollection([], colors="tab:blue", linewidths=0.8)
-        self.ax_elbo.add_collection(self.elbo)
-        self.ax_elbo.set(xlabel="sweep", ylabel="(ELBO − final) / n", title="(2) ELBO per sweep")
 
-        self.acc = LineCollection([], colors="tab:blue", linewidths=0.6, alpha=0.5)
-        self.ax_acc.add_collection(self.acc)
-        (self.acc_known,) = self.ax_acc.plot([], [], "-o", ms=3, c="tab:green",
-                                             label="start 1, known (p, q)")
-        (self.acc_est,) = self.ax_acc.plot([], [], "--s", ms=3, c="tab:red",
-                                           label="start 1, estimated (p, q)")
-        self.ax_acc.set(xlabel="sweep", ylabel="accuracy", ylim=(0.45, 1.02),
-                        title="(3) sampled graph  (6) known vs estimated")
-        self.ax_acc.legend(fontsize="x-small", loc="lower right")
+def press_phase(a, ax, x, y) -> dict:
+    """A click on the phase plane starts the (known-parameter) population map there."""
+    if ax is not a.ax:
+        return {}
+    return {"placed": True, "x0": round(min(max(x, 0.0), 1.0), 3),
+            "y0": round(min(max(y, 0.0), 1.0), 3)}
 
-        self.bif = {kind: self.ax_bif.scatter([], [], s=9, c=col, label=kind)
-                    for kind, col in STABILITY_COLOURS.items()}
-        self.bif_n = self.ax_bif.axvline(1, c="k", lw=1.2)
-        self.bif_thr = [self.ax_bif.axvline(1, c="grey", ls=":", lw=0.8) for _ in range(3)]
-        self.ax_bif.set(xscale="log", xlim=(N_GRID[0], N_GRID[-1]), ylim=(-0.05, 1.05),
-                        xlabel="n", ylabel="x of each fixed point", title="(4) bifurcations in n")
-        self.ax_bif.legend(fontsize="x-small", loc="center right")
 
-        (self.semi,) = self.ax_succ.plot([], [], "-", c="tab:purple", label="semi-analytic")
-        self.asym = self.ax_succ.axhline(0.5, c="k", ls="--", lw=0.8, label="asymptotic")
-        (self.mc,) = self.ax_succ.plot([], [], "o", ms=4, c="tab:orange",
-                                       label="Monte Carlo (Run)")
-        self.succ_n = self.ax_succ.axvline(1, c="k", lw=1.2)
-        self.heat = self.ax_succ.imshow(np.full((2, 2), np.nan), origin="lower", cmap="viridis",
-                                        vmin=0, vmax=1, extent=(0, 1, 0, 1), aspect="auto",
-                                        visible=False)
-        (self.heat_marks,) = self.ax_succ.plot([], [], "w+", ms=10, mew=2)
-        self.ax_succ.legend(fontsize="x-small", loc="lower right")
+def build_elbo(fig):
+    a = SimpleNamespace(ax=fig.add_axes((0.2, 0.2, 0.75, 0.68)))
+    a.lines = LineCollection([], colors="tab:blue", linewidths=0.8)
+    a.ax.add_collection(a.lines)
+    a.ax.set(xlabel="sweep", ylabel="(ELBO − final) / n", title="(2) ELBO per sweep")
+    return a
+
+
+def draw_elbo(a, sample, n, schedule):
+    run = sample.run
+    k = run.times
+    elbo = (run.objective - run.objective[-1]) / n   # per node: readable ticks at any n
+    a.lines.set_segments([np.column_stack([k, elbo[:, j]]) for j in range(elbo.shape[1])])
+    drops = int(np.sum(np.any(np.diff(run.objective, axis=0) < -1e-9, axis=0)))
+    lo, hi = float(np.min(elbo)), float(np.max(elbo))
+    pad = 0.05 * (hi - lo) or 1.0
+    a.ax.set_xlim(0, max(k[-1], 1))
+    a.ax.set_ylim(lo - pad, hi + pad)
+    a.ax.set_title(f"(2) ELBO, {schedule}: {drops} of {elbo.shape[1]} runs go down")
+
+
+def build_accuracy(fig):
+    a = SimpleNamespace(ax=fig.add_axes((0.15, 0.2, 0.8, 0.68)))
+    a.runs = LineCollection([], colors="tab:blue", linewidths=0.6, alpha=0.5)
+    a.ax.add_collection(a.runs)
+    (a.known,) = a.ax.plot([], [], "-o", ms=3, c="tab:green", label="start 1, known (p, q)")
+    (a.estimated,) = a.ax.plot([], [], "--s", ms=3, c="tab:red",
+                               label="start 1, estimated (p, q)")
+    a.ax.set(xlabel="sweep", ylabel="accuracy", ylim=(0.45, 1.02),
+             title="(3) sampled graph  (6) known vs estimated")
+    a.ax.legend(fontsize="x-small", loc="lower right")
+    return a
+
+
+def draw_accuracy(a, sample, known_vs_estimated):
+    k, acc, ke = sample.run.times, sample.accuracy, known_vs_estimated
+    a.runs.set_segments([np.column_stack([k, acc[:, j]]) for j in range(acc.shape[1])])
+    a.known.set_data(ke.known.times, ke.known_accuracy)
+    a.estimated.set_data(ke.estimated.times, ke.estimated_accuracy)
+    a.ax.set_xlim(0, max(k[-1], ke.known.times[-1], ke.estimated.times[-1], 1))
+
+
+def build_bifurcation(fig):
+    a = SimpleNamespace(ax=fig.add_axes((0.15, 0.2, 0.8, 0.68)))
+    a.points = {kind: a.ax.scatter([], [], s=9, c=col, label=kind)
+                for kind, col in STABILITY_COLOURS.items()}
+    a.n = a.ax.axvline(1, c="k", lw=1.2)
+    a.thresholds = [a.ax.axvline(1, c="grey", ls=":", lw=0.8) for _ in range(3)]
+    a.ax.set(xscale="log", xlim=(N_GRID[0], N_GRID[-1]), ylim=(-0.05, 1.05), xlabel="n",
+             ylabel="x of each fixed point", title="(4) bifurcations in n")
+    a.ax.legend(fontsize="x-small", loc="center right")
+    return a
+
+
+def draw_bifurcation(a, bifurcation, n):
+    b = bifurcation
+    for kind, artist in a.points.items():
+        sel = b["kind"] == kind
+        artist.set_offsets(np.column_stack([b["n"][sel], b["x"][sel]]))
+    a.n.set_xdata([n, n])
+    for line, key in zip(a.thresholds, ("truth", "all_same", "all_same_stable"), strict=True):
+        value = b["thresholds"][key]
+        line.set_xdata([value, value])
+        line.set_visible(bool(np.isfinite(value)))
+
+
+def build_success(fig):
+    a = SimpleNamespace(ax=fig.add_axes((0.15, 0.2, 0.8, 0.68)))
+    ax = a.ax
+    (a.semi,) = ax.plot([], [], "-", c="tab:purple", label="semi-analytic")
+    a.asym = ax.axhline(0.5, c="k", ls="--", lw=0.8, label="asymptotic")
+    (a.mc,) = ax.plot([], [], "o", ms=4, c="tab:orange", label="Monte Carlo (Run)")
+    a.n = ax.axvline(1, c="k", lw=1.2)
+    a.heat = ax.imshow(np.full((2, 2), np.nan), origin="lower", cmap="viridis", vmin=0, vmax=1,
+                       extent=(0, 1, 0, 1), aspect="auto", visible=False)
+    (a.heat_marks,) = ax.plot([], [], "w+", ms=10, mew=2)
+    ax.legend(fontsize="x-small", loc="lower right")
+    return a
+
+
+def draw_success(a, success, n, pq, p_hat, q_hat, monte_carlo):
+    heat = "heatmap" in success
+    for artist in (a.semi, a.asym, a.mc, a.n):
+        artist.set_visible(not heat)
+    a.heat.set_visible(heat)
+    a.heat_marks.set_visible(heat)
+    if heat:
+        h = success["heatmap"]
+        a.heat.set_data(h["share"])
+        a.heat.set_extent((h["p_hat"][0], h["p_hat"][-1], h["q_hat"][0], h["q_hat"][-1]))
+        a.heat_marks.set_data([pq[0], p_hat], [pq[1], q_hat])
+        a.ax.set(xscale="linear", xlim=(h["p_hat"][0], h["p_hat"][-1]),
+                 ylim=(h["q_hat"][0], h["q_hat"][-1]), xlabel="p_hat", ylabel="q_hat",
+                 title="(5) asymptotic success, fixed (p_hat, q_hat)")
+        return
+    a.semi.set_data(success["n"], success["semianalytic"])
+    a.asym.set_ydata([success["asymptotic"]] * 2)
+    a.n.set_xdata([n, n])
+    # The Monte Carlo points are shown only for the settings they were computed for.
+    a.mc.set_data(*((monte_carlo["n"], monte_carlo["share"]) if monte_carlo else ([], [])))
+    a.ax.set(xscale="log", xlim=(success["n"][0] / 1.3, success["n"][-1] * 1.3),
+             ylim=(0.45, 1.02), xlabel="n", ylabel="share reaching truth",
+             title="(5) success of random starts")
+
+
+SMALL = (4.2, 2.7)
+VIEWS = [
+    View("phase", build_phase, draw_phase, figsize=(4.6, 5.4), on_press=press_phase,
+         drag=True),
+    View("elbo", build_elbo, draw_elbo, figsize=SMALL),
+    View("accuracy", build_accuracy, draw_accuracy, figsize=SMALL),
+    View("bifurcation", build_bifurcation, draw_bifurcation, figsize=SMALL),
+    View("success", build_success, draw_success, figsize=SMALL),
+]
 
 
 def layout(widgets: dict):
@@ -378,83 +463,6 @@ def layout(widgets: dict):
                       widgets["bifurcation"], widgets["success"]],
                      layout={"grid_template_columns": "auto auto", "grid_gap": "4px 12px",
                              "justify_content": "flex-start"})
-
-
-def render(app: App, result: SbmResult, state: dict) -> list[str]:
-    """Move the artists of every view whose inputs changed; return those views' names."""
-    v: _Views = app.views
-    r = result
-    changed = []
-    if v.changed("phase", (r.landscape, r.population, state["trails"])):
-        changed.append("phase")
-        land = r.landscape
-        v.image.set_data(np.vectorize(_KIND_CODE.__getitem__, otypes=[int])(land.basins.kind))
-        v.separatrix.set_data(land.basins.separatrix[:, 0], land.basins.separatrix[:, 1])
-        for role, artist in v.fixed.items():
-            pts = [f for f in land.fixed_points if f.role == role]
-            artist.set_offsets(np.array([[f.x, f.y] for f in pts]).reshape(-1, 2))
-            artist.set_facecolors([STABILITY_COLOURS[f.kind] for f in pts] or "none")
-        bm = r.population.extras["block_means"]  # (K, 2, R)
-        v.trails.set_segments(list(np.transpose(bm, (2, 0, 1))) if state["trails"] else [])
-        v.starts.set_offsets(bm[0].T)
-
-    if v.changed("sample", (r.sample, r.known, r.estimated)):
-        changed += ["elbo", "accuracy"]
-        elbo = r.sample.objective - r.sample.objective[-1]
-        k = r.sample.times
-        elbo = elbo / r.n   # per node: readable tick labels at any n
-        v.elbo.set_segments([np.column_stack([k, elbo[:, j]]) for j in range(elbo.shape[1])])
-        drops = int(np.sum(np.any(np.diff(r.sample.objective, axis=0) < -1e-9, axis=0)))
-        lo, hi = float(np.min(elbo)), float(np.max(elbo))
-        pad = 0.05 * (hi - lo) or 1.0
-        v.ax_elbo.set_xlim(0, max(k[-1], 1))
-        v.ax_elbo.set_ylim(lo - pad, hi + pad)
-        v.ax_elbo.set_title(
-            f"(2) ELBO, {state['schedule']}: {drops} of {elbo.shape[1]} runs go down")
-        v.acc.set_segments([np.column_stack([k, r.sample_accuracy[:, j]])
-                            for j in range(r.sample_accuracy.shape[1])])
-        v.acc_known.set_data(r.known.times, r.known_accuracy)
-        v.acc_est.set_data(r.estimated.times, r.estimated_accuracy)
-        v.ax_acc.set_xlim(0, max(k[-1], r.known.times[-1], r.estimated.times[-1], 1))
-
-    b = r.bifurcation
-    if v.changed("bifurcation", (b, r.n)):
-        changed.append("bifurcation")
-        for kind, artist in v.bif.items():
-            sel = b["kind"] == kind
-            artist.set_offsets(np.column_stack([b["n"][sel], b["x"][sel]]))
-        v.bif_n.set_xdata([r.n, r.n])
-        for line, key in zip(v.bif_thr, ("truth", "all_same", "all_same_stable"), strict=True):
-            value = b["thresholds"][key]
-            line.set_xdata([value, value])
-            line.set_visible(bool(np.isfinite(value)))
-
-    s = r.success
-    mc = app.mc_result if app.mc_result and app.mc_result[0] == (r.p, r.q) else None
-    if v.changed("success", (s, r.n, mc, state["p_hat"], state["q_hat"])):
-        changed.append("success")
-        heat = "heatmap" in s
-        for artist in (v.semi, v.asym, v.mc, v.succ_n):
-            artist.set_visible(not heat)
-        v.heat.set_visible(heat)
-        v.heat_marks.set_visible(heat)
-        if heat:
-            h = s["heatmap"]
-            v.heat.set_data(h["share"])
-            v.heat.set_extent((h["p_hat"][0], h["p_hat"][-1], h["q_hat"][0], h["q_hat"][-1]))
-            v.heat_marks.set_data([r.p, state["p_hat"]], [r.q, state["q_hat"]])
-            v.ax_succ.set(xscale="linear", xlim=(h["p_hat"][0], h["p_hat"][-1]),
-                          ylim=(h["q_hat"][0], h["q_hat"][-1]), xlabel="p_hat",
-                          ylabel="q_hat", title="(5) asymptotic success, fixed (p_hat, q_hat)")
-        else:
-            v.semi.set_data(s["n"], s["semianalytic"])
-            v.asym.set_ydata([s["asymptotic"]] * 2)
-            v.succ_n.set_xdata([r.n, r.n])
-            v.mc.set_data(*(mc[1] if mc else ([], [])))
-            v.ax_succ.set(xscale="log", xlim=(s["n"][0] / 1.3, s["n"][-1] * 1.3),
-                          ylim=(0.45, 1.02), xlabel="n", ylabel="share reaching truth",
-                          title="(5) success of random starts")
-    return changed
 
 
 # ---------------------------------------------------------------------------- the app
@@ -474,45 +482,7 @@ def make_app(*, executor=None, query_string: str | None = None, debug: bool | No
     **overrides
         Initial control values, e.g. ``make_app(n=500, p=0.4)``.
     """
-    import ipywidgets as W
-
-    views = _Views()
-    run_mc = W.Button(description="Run Monte Carlo", icon="play",
-                      tooltip=f"{MC_INITS} random starts per n, n-dimensional population "
-                              "dynamics (background task)")
-    app = App(
-        title="Stochastic blockmodel: mean-field BCAVI",
-        params=PARAMS, compute=compute, figure=views.figs, render=render, summary=summary,
-        columns=columns, presets=PRESETS, query_string=query_string, debug=debug,
-        extra_widgets=[run_mc], views=views, initial=overrides, defer_first=True,
-        figure_layout=layout,
-    )
-    app.mc_result = None
-    app.start()
-
-    def start_monte_carlo(_button=None) -> None:
-        state = app.state
-        p, q = model_pq(state)
-        init = state["init"] if state["init"] in sbm.INITS else "uniform"
-        ns = [int(n) for n in N_SUCCESS if n <= 4 * max(state["n"], 500)]
-
-        def work(on_progress, cancel):
-            shares = []
-            for i, n in enumerate(ns):
-                if cancel.is_set():
-                    break
-                shares.append(sbm.success_probability(
-                    n, p, q, init=init, eps=state["eps"], n_inits=MC_INITS,
-                    rng=np.random.default_rng([state["seed"], 3, n]), executor=executor,
-                    cancel=cancel))
-                on_progress(i + 1, len(ns))
-            return (p, q), (ns[:len(shares)], shares)
-
-        def done(value):
-            app.mc_result = value
-
-        app.run_task(work, done, label="Monte Carlo")
-
-    run_mc.on_click(app._safe(start_monte_carlo))
-    app.start_monte_carlo = start_monte_carlo
-    return app
+    return App(title="Stochastic blockmodel: mean-field BCAVI", params=PARAMS, stages=STAGES,
+               views=VIEWS, tasks=TASKS, summary=summary, columns=columns, presets=PRESETS,
+               layout=layout, query_string=query_string, debug=debug, initial=overrides,
+               executor=executor)

@@ -1,0 +1,226 @@
+"""Dependencies declared once: stages, views and tasks name their inputs by their parameters.
+
+In the spirit of holoviz ``param.depends``, but with nothing to keep in sync: a function's
+parameter names *are* its inputs. ``def landscape(n, pq, grid)`` reads the controls ``n`` and
+``grid`` and the stage ``pq``. From these declarations :class:`Graph` derives
+
+- each stage's cache key (its inputs' values, or their own keys for stages), so a stage is
+  recomputed only when something it reads changed, and returns the identical object otherwise;
+- each view's key, so a view is redrawn only when something it shows changed;
+- which controls only re-view (no stage reads them) and which tasks a change makes stale.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._status import collect_warnings
+
+__all__ = ["Graph", "Stage", "Task", "View", "evaluate_once", "inputs_of"]
+
+
+def inputs_of(fn: Callable, skip: int = 0) -> tuple[str, ...]:
+    """The names of ``fn``'s parameters after the first ``skip`` (its declared inputs)."""
+    names = []
+    for i, (name, par) in enumerate(inspect.signature(fn).parameters.items()):
+        if par.kind in (par.VAR_POSITIONAL, par.VAR_KEYWORD):
+            raise TypeError(f"{getattr(fn, '__name__', fn)}: *args/**kwargs cannot name inputs")
+        if i >= skip:
+            names.append(name)
+    return tuple(names)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A compute step: a pure function of controls and earlier stages (it calls the backend).
+
+    Parameters
+    ----------
+    fn : callable
+        Its parameter names are its inputs. A ``ValueError`` from it is the user's to fix
+        and is shown in the status line; the last good results stay.
+    name : str, optional
+        Defaults to ``fn.__name__``.
+    cache : int
+        Results kept (by input values).
+    """
+
+    fn: Callable
+    name: str = ""
+    cache: int = 16
+    inputs: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", self.name or self.fn.__name__)
+        object.__setattr__(self, "inputs", inputs_of(self.fn))
+
+
+@dataclass(frozen=True)
+class View:
+    """One figure: artists built once, then moved by ``draw`` when an input changed.
+
+    Parameters
+    ----------
+    name : str
+    build : callable
+        ``build(fig) -> artists`` (any object): axes and empty artists, no data.
+    draw : callable
+        ``draw(artists, **inputs)``; its parameter names after the first are its inputs
+        (controls, stages, tasks: a task input is its result for the current settings, or
+        None). Only artists move here (``set_data``), no model math.
+    figsize : (float, float)
+        Size in inches at 72 dpi.
+    on_press : callable, optional
+        Direct manipulation: ``on_press(artists, ax, x, y) -> {control: value}`` for a click
+        (and, with ``drag``, a drag) at data coordinates (x, y) of axes ``ax``; the values are
+        validated and applied like any control change (so the permalink records them). Return
+        an empty mapping to ignore the click.
+    drag : bool
+        Also follow the pointer while the button is held.
+    """
+
+    name: str
+    build: Callable[[Any], Any]
+    draw: Callable[..., Any]
+    figsize: tuple[float, float] = (4.4, 3.0)
+    on_press: Callable[..., Mapping[str, Any]] | None = None
+    drag: bool = False
+    inputs: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inputs", inputs_of(self.draw, skip=1))
+
+
+@dataclass(frozen=True)
+class Task:
+    """A background task: ``work(ctx, **inputs)`` off the kernel's thread.
+
+    Parameters
+    ----------
+    name : str
+    work : callable
+        Its parameter names after ``ctx`` are its inputs, snapshotted when the task starts.
+        ``ctx.progress(done, total)``, ``ctx.emit(partial)``, ``ctx.cancel`` and
+        ``ctx.executor`` (see :class:`~explorer.apps._tasks.TaskContext`).
+    button : str
+        Label of its Run button.
+    help : str
+    columns : callable, optional
+        ``columns(value) -> dict of 1-D arrays`` for the CSV/JSON export.
+    """
+
+    name: str
+    work: Callable[..., Any]
+    button: str = ""
+    help: str = ""
+    columns: Callable[[Any], Mapping[str, Any]] | None = None
+    inputs: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inputs", inputs_of(self.work, skip=1))
+        object.__setattr__(self, "button", self.button or f"Run {self.name}")
+
+
+class Graph:
+    """Resolves the declarations of one app and evaluates its stages with per-stage caches.
+
+    Parameters
+    ----------
+    params : sequence of str
+        Control names.
+    stages, views, tasks : sequences of Stage, View, Task
+        Stages in an order where each reads only controls and earlier stages.
+    extra : sequence of str
+        Further names a function may read (the app passes ``functions`` from its summary and
+        columns through the same rules).
+    """
+
+    def __init__(self, params: Sequence[str], stages: Sequence[Stage],
+                 views: Sequence[View] = (), tasks: Sequence[Task] = ()) -> None:
+        self.params = tuple(params)
+        self.stages = {s.name: s for s in stages}
+        self.views = {v.name: v for v in views}
+        self.tasks = {t.name: t for t in tasks}
+        seen: set[str] = set(self.params)
+        for kind, names in (("stage", [s.name for s in stages]), ("task", list(self.tasks))):
+            for name in names:
+                if name in seen:
+                    raise ValueError(f"{kind} name {name!r} is already used")
+                seen.add(name)
+        known = set(self.params)
+        for s in stages:
+            self._check(f"stage {s.name!r}", s.inputs, known)
+            known.add(s.name)
+        for t in tasks:
+            self._check(f"task {t.name!r}", t.inputs, known)
+        for v in views:
+            self._check(f"view {v.name!r}", v.inputs, known | set(self.tasks))
+        self._caches: dict[str, OrderedDict] = {s: OrderedDict() for s in self.stages}
+        self.n_calls = 0
+        read = {name for s in stages for name in s.inputs}
+        self.recompute_params = frozenset(p for p in self.params if p in read)
+
+    @staticmethod
+    def _check(what: str, inputs: Sequence[str], known: set[str]) -> None:
+        for name in inputs:
+            if name not in known:
+                raise ValueError(f"{what} reads {name!r}, which is not a control or an "
+                                 f"earlier stage; known: {', '.join(sorted(known))}")
+
+    def check_reads(self, what: str, fn: Callable) -> tuple[str, ...]:
+        """Check a further function's inputs (the summary, export columns)."""
+        names = inputs_of(fn)
+        self._check(what, names, set(self.params) | set(self.stages))
+        return names
+
+    # ------------------------------------------------------------------ evaluation
+
+    def keys(self, state: Mapping[str, Any]) -> dict[str, Hashable]:
+        """Every stage's cache key for ``state`` (controls by value, stages by their keys)."""
+        keys: dict[str, Hashable] = {}
+        for name, stage in self.stages.items():
+            keys[name] = tuple(keys[i] if i in keys else state[i] for i in stage.inputs)
+        return keys
+
+    def key_of(self, names: Sequence[str], state: Mapping[str, Any],
+               keys: Mapping[str, Hashable]) -> tuple:
+        return tuple(keys[n] if n in keys else state[n] for n in names)
+
+    def evaluate(self, state: Mapping[str, Any]) -> tuple[dict[str, Any], dict, list[str]]:
+        """All stage values for ``state`` (cached ones reused), their keys and new warnings.
+
+        Raises whatever a stage raises; nothing is stored for a failed evaluation beyond the
+        stages that succeeded (their results are valid for their own inputs).
+        """
+        keys = self.keys(state)
+        values: dict[str, Any] = {}
+        notes: list[str] = []
+        for name, stage in self.stages.items():
+            cache = self._caches[name]
+            key = keys[name]
+            if key in cache:
+                cache.move_to_end(key)
+            else:
+                args = {i: values[i] if i in values else state[i] for i in stage.inputs}
+                with collect_warnings() as caught:
+                    value = stage.fn(**args)
+                self.n_calls += 1
+                cache[key] = (value, caught)
+                while len(cache) > stage.cache:
+                    cache.popitem(last=False)
+            values[name], stage_notes = cache[key]
+            notes += [m for m in stage_notes if m not in notes]
+        return values, keys, notes
+
+
+def evaluate_once(stages: Sequence[Stage], fn: Callable, state: Mapping[str, Any]) -> Any:
+    """``fn``'s value for ``state``, its inputs computed by a fresh graph (no shared caches).
+
+    For tests and scripts: what an app would show for a state, computed independently of it.
+    """
+    values, _, _ = Graph(list(state), stages).evaluate(state)
+    return fn(**{k: values[k] if k in values else state[k] for k in inputs_of(fn)})
