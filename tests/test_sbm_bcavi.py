@@ -35,6 +35,33 @@ def test_sample_graph_structure_and_edge_law():
     assert (sbm.sample_graph(n, p, q, rng=1)[0] != A).nnz > 0
 
 
+def test_every_pair_is_an_independent_bernoulli_edge():
+    """Law of the sampler, pair by pair: marginal frequencies, and the edge count's variance
+    is that of a sum of independent trials (a fixed-count sampler would have variance 0)."""
+    n, p, q, draws = 6, 0.3, 0.1, 4000
+    mats = np.array([sbm.sample_graph(n, p, q, rng=s)[0].toarray() for s in range(draws)])
+    m = n // 2
+    prob = np.where(np.equal.outer(np.arange(n) < m, np.arange(n) < m), p, q)
+    np.fill_diagonal(prob, 0.0)
+    freq = mats.mean(axis=0)
+    se = np.sqrt(prob * (1 - prob) / draws)
+    assert np.all(np.abs(freq - prob) <= 4.5 * se + 1e-12)
+    within = mats[:, :m, :m][:, np.triu_indices(m, 1)[0], np.triu_indices(m, 1)[1]].sum(1)
+    assert np.var(within) == pytest.approx(3 * p * (1 - p), rel=0.15)
+    # Two different pairs are uncorrelated.
+    a, b = mats[:, 0, 1], mats[:, 0, 2]
+    assert abs(np.corrcoef(a, b)[0, 1]) < 4.5 / np.sqrt(draws)
+
+
+def test_sampled_adjacency_is_canonical_csr():
+    A, _ = sbm.sample_graph(2000, 0.3, 0.1, rng=2)
+    B = A.copy()
+    B.sum_duplicates()
+    B.sort_indices()
+    assert np.array_equal(A.indices, B.indices) and np.array_equal(A.indptr, B.indptr)
+    assert A.has_sorted_indices and A.indices.dtype == np.int32
+
+
 def test_triangular_index_decoding_is_exact_at_large_indices():
     j = np.array([2, 3, 10, 499_999, 1_000_000, 3_000_000_001], dtype=np.int64)
     i = j - 1

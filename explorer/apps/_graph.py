@@ -13,6 +13,7 @@ parameter names *are* its inputs. ``def landscape(n, pq, grid)`` reads the contr
 from __future__ import annotations
 
 import inspect
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -161,6 +162,8 @@ class Graph:
             self._check(f"view {v.name!r}", v.inputs, known | set(self.tasks))
         self._caches: dict[str, OrderedDict] = {s: OrderedDict() for s in self.stages}
         self.n_calls = 0
+        #: Seconds of each stage's last computation (for the benchmarks' per-stage table).
+        self.seconds: dict[str, float] = {}
         read = {name for s in stages for name in s.inputs}
         self.recompute_params = frozenset(p for p in self.params if p in read)
 
@@ -177,44 +180,67 @@ class Graph:
         self._check(what, names, set(self.params) | set(self.stages))
         return names
 
-    # ------------------------------------------------------------------ evaluation
+    def downstream(self, name: str) -> list[str]:
+        """The stages that read ``name`` directly or through other stages."""
+        out: list[str] = []
+        for stage in self.stages.values():
+            if name in stage.inputs or any(i in out for i in stage.inputs):
+                out.append(stage.name)
+        return out
 
-    def keys(self, state: Mapping[str, Any]) -> dict[str, Hashable]:
-        """Every stage's cache key for ``state`` (controls by value, stages by their keys)."""
-        keys: dict[str, Hashable] = {}
-        for name, stage in self.stages.items():
-            keys[name] = tuple(keys[i] if i in keys else state[i] for i in stage.inputs)
-        return keys
+    def forget(self, name: str) -> None:
+        """Drop the cached results of every stage downstream of ``name`` (for benchmarks:
+        the next change of ``name`` is then a cold recompute)."""
+        for stage in self.downstream(name):
+            self._caches[stage].clear()
+
+    # ------------------------------------------------------------------ evaluation
 
     def key_of(self, names: Sequence[str], state: Mapping[str, Any],
                keys: Mapping[str, Hashable]) -> tuple:
         return tuple(keys[n] if n in keys else state[n] for n in names)
 
     def evaluate(self, state: Mapping[str, Any]) -> tuple[dict[str, Any], dict, list[str]]:
-        """All stage values for ``state`` (cached ones reused), their keys and new warnings.
+        """All stage values for ``state`` (cached ones reused), their keys and their warnings.
 
-        Raises whatever a stage raises; nothing is stored for a failed evaluation beyond the
-        stages that succeeded (their results are valid for their own inputs).
+        A stage's key is its inputs' keys: a control's value, and for an upstream stage its
+        value itself when that is a small hashable (``(p, q)``, ``None``), else the upstream
+        key. So a change that leaves an upstream value as it was (``n`` in degree-free
+        ``(p, q)`` mode, say) recomputes nothing below it.
+
+        Raises whatever a stage raises; the stages that succeeded keep their cache entries
+        (valid for their own inputs).
         """
-        keys = self.keys(state)
+        keys: dict[str, Hashable] = {}
         values: dict[str, Any] = {}
         notes: list[str] = []
         for name, stage in self.stages.items():
+            key = tuple(keys[i] if i in keys else state[i] for i in stage.inputs)
             cache = self._caches[name]
-            key = keys[name]
             if key in cache:
                 cache.move_to_end(key)
             else:
                 args = {i: values[i] if i in values else state[i] for i in stage.inputs}
+                t0 = time.perf_counter()
                 with collect_warnings() as caught:
                     value = stage.fn(**args)
+                self.seconds[name] = time.perf_counter() - t0
                 self.n_calls += 1
                 cache[key] = (value, caught)
                 while len(cache) > stage.cache:
                     cache.popitem(last=False)
             values[name], stage_notes = cache[key]
+            keys[name] = ("=", values[name]) if _small_hashable(values[name]) else key
             notes += [m for m in stage_notes if m not in notes]
         return values, keys, notes
+
+
+def _small_hashable(value: Any, depth: int = 0) -> bool:
+    if value is None or isinstance(value, bool | int | float | str):
+        return True
+    if isinstance(value, tuple) and len(value) <= 8 and depth < 2:
+        return all(_small_hashable(v, depth + 1) for v in value)
+    return False
 
 
 def evaluate_once(stages: Sequence[Stage], fn: Callable, state: Mapping[str, Any]) -> Any:

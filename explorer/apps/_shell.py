@@ -444,10 +444,9 @@ class App:
     def _call(self, fn: Callable, inputs: Sequence[str]) -> Any:
         return fn(**{i: self.result[i] if i in self.result else self.state[i] for i in inputs})
 
-    def task_key(self, name: str, state: Mapping[str, Any] | None = None) -> tuple:
-        """The key of task ``name``'s inputs under ``state`` (the current one by default)."""
-        keys = self._keys if state is None else self.graph.keys(state)
-        return self.graph.key_of(self.graph.tasks[name].inputs, state or self.state, keys)
+    def task_key(self, name: str) -> tuple:
+        """The key of task ``name``'s inputs under the current settings."""
+        return self.graph.key_of(self.graph.tasks[name].inputs, self.state, self._keys)
 
     def task_result(self, name: str) -> TaskRecord | None:
         """Task ``name``'s result for the current settings (partial while running), or None."""

@@ -34,10 +34,13 @@ def sample_graph(n: int, p: float, q: float, *, rng=None):
 
     Notes
     -----
-    For each of the three block pairs the edge count is Binomial(pairs, prob)
-    and the edges are that many distinct pair indices drawn uniformly, which is
-    exactly the law of independent Bernoulli edges. No n x n array is ever formed,
-    so n = 10^6 at average degree 20 takes about a second.
+    Each of the three block pairs is a sequence of independent Bernoulli trials over its
+    pairs in a fixed order; the gaps between successes are Geometric(prob), so their running
+    sums give the edges already sorted, which is exactly the law of independent Bernoulli
+    edges. In the order used (by the larger endpoint, then the smaller) the sorted edges are
+    the lower triangle in CSR order, so the adjacency is assembled without any sort: the lower
+    triangle plus its transpose (a counting pass). No n x n array is ever formed: n = 10^6 at
+    average degree 20 takes about a second, n = 2000 at p = 0.3 (800,000 entries) about 30 ms.
 
     Examples
     --------
@@ -52,24 +55,50 @@ def sample_graph(n: int, p: float, q: float, *, rng=None):
     rng = as_rng(rng)
     m = n // 2
     within = m * (m - 1) // 2
-    rows, cols = [], []
-    for offset in (0, m):  # the two diagonal blocks: pairs i < j inside one block
-        k = rng.choice(within, size=rng.binomial(within, p), replace=False)
-        i, j = _triangular_pair(k)
-        rows.append(i + offset)
-        cols.append(j + offset)
-    k = rng.choice(m * m, size=rng.binomial(m * m, q), replace=False)
-    rows.append(k // m)
-    cols.append(k % m + m)
-    r = np.concatenate(rows)
-    c = np.concatenate(cols)
     index = np.int32 if n < 2**31 else np.int64
-    A = sp.coo_array(
-        (np.ones(2 * r.size), (np.r_[r, c].astype(index), np.r_[c, r].astype(index))),
-        shape=(n, n),
-    ).tocsr()
+    # Lower-triangle entries (row = larger endpoint, col = smaller), each list row-sorted.
+    i0, j0 = _triangular_pair(_bernoulli_positions(within, p, rng))          # block 0
+    i1, j1 = _triangular_pair(_bernoulli_positions(within, p, rng))          # block 1
+    kb = _bernoulli_positions(m * m, q, rng)                                 # across
+    rb, cb = kb // m + m, kb % m          # row in block 1, column in block 0
+    rows = [j0, rb, j1 + m]
+    counts = [np.bincount(r, minlength=n) for r in rows]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts[0] + counts[1] + counts[2], out=indptr[1:])
+    indices = np.empty(int(indptr[-1]), dtype=index)
+    # Within a row of block 1, the across-edges (columns < m) come before block 1's own.
+    before = np.zeros(n, dtype=np.int64)
+    for r, c, cnt in zip(rows, (i0, cb, i1 + m), counts, strict=True):
+        first = np.cumsum(cnt) - cnt          # where this list's entries of a row start
+        rank = np.arange(r.size) - first[r]
+        indices[indptr[r] + before[r] + rank] = c
+        before += cnt
+    L = sp.csr_array((np.ones(indices.size), indices, indptr.astype(index)), shape=(n, n))
+    L.has_sorted_indices = True
+    A = (L + L.T.tocsr()).tocsr()
     labels = np.repeat(np.array([0, 1], dtype=np.int8), m)
     return A, labels
+
+
+def _bernoulli_positions(trials: int, prob: float, rng: np.random.Generator) -> np.ndarray:
+    """Sorted positions of the successes among ``trials`` independent Bernoulli(prob) trials.
+
+    Gaps between successes are Geometric(prob) (support 1, 2, ...), so the running sum of
+    such gaps, minus one, lists the successes in order; draws continue until one passes
+    ``trials``. Expected cost O(trials * prob).
+    """
+    if trials == 0 or prob == 0:
+        return np.empty(0, dtype=np.int64)
+    mean = trials * prob
+    parts, last = [], -1
+    while True:
+        size = int(mean + 6 * np.sqrt(mean) + 16) if not parts else int(0.1 * mean + 64)
+        pos = last + np.cumsum(rng.geometric(prob, size=size))
+        if pos[-1] >= trials:
+            parts.append(pos[:np.searchsorted(pos, trials)])
+            return np.concatenate(parts)
+        parts.append(pos)
+        last = int(pos[-1])
 
 
 def _triangular_pair(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
