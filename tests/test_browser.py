@@ -6,6 +6,7 @@ functions (by a fresh graph), never pasted from an earlier run.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 
@@ -213,10 +214,13 @@ def test_iqp_short_training_grows_the_curves(page, voila_url):
     assert canvas.screenshot() != before, "the training curves did not appear"
 
 
-def _pixel(app, view: str, ax, x: float, y: float) -> tuple[float, float]:
-    """CSS pixel offset inside a view's canvas of data point (x, y), from the same figure built
-    headlessly (ipympl draws it at the figure's size in points at 72 dpi)."""
+def _pixel(app, view: str, ax, x: float, y: float, box) -> tuple[float, float]:
+    """CSS pixel offset inside a view's canvas of data point (x, y): the same figure built
+    headlessly, sized like the canvas on the page (ipympl draws 72 dpi logical pixels), gives
+    the transform."""
     fig = app.figures[view]
+    fig.set_size_inches(box["width"] / 72, box["height"] / 72)
+    fig.canvas.draw()                          # constrained layout places the axes
     px, py = ax.transData.transform((x, y))
     return float(px), float(fig.bbox.height - py)
 
@@ -224,7 +228,7 @@ def _pixel(app, view: str, ax, x: float, y: float) -> tuple[float, float]:
 def _view_box(page, index: int):
     canvas = page.locator("div.jupyter-matplotlib-figure").nth(index).locator("canvas").first
     canvas.scroll_into_view_if_needed()
-    page.wait_for_timeout(500)
+    page.wait_for_timeout(1500)                # the page's size report and the resize
     return canvas.bounding_box()
 
 
@@ -232,8 +236,8 @@ def test_click_on_the_sbm_phase_plane_places_a_start(page, voila_url):
     page.goto(voila_url + SBM)
     _wait_for_app(page)
     app = sbm_app.make_app(query_string="")
-    dx, dy = _pixel(app, "phase", app.artists["phase"].ax, 0.8, 0.3)
     box = _view_box(page, 0)
+    dx, dy = _pixel(app, "phase", app.artists["phase"].ax, 0.8, 0.3, box)
     page.mouse.click(box["x"] + dx, box["y"] + dy)
     link = page.locator(".explorer-permalink-link")
     expect(link).to_contain_text("placed=1", timeout=30_000)
@@ -248,8 +252,8 @@ def test_click_on_the_iqp_2d_slice_moves_the_start(page, voila_url):
     _wait_for_app(page)
     app = iqp_app.make_app(query_string="n=6")
     a = app.artists["landscape"]
-    dx, dy = _pixel(app, "landscape", a.ax2, 0.5, -0.5)
     box = _view_box(page, 0)
+    dx, dy = _pixel(app, "landscape", a.ax2, 0.5, -0.5, box)
     page.mouse.click(box["x"] + dx, box["y"] + dy)
     link = page.locator(".explorer-permalink-link")
     expect(link).to_contain_text("shift_u=", timeout=30_000)
@@ -266,8 +270,8 @@ def test_drag_on_the_ntk_risk_plot_moves_the_time_cursor(page, voila_url):
     ax = app.artists["risk"].ax
     y = float(np.sqrt(np.prod(ax.get_ylim())))
     box = _view_box(page, 0)
-    x1, y1 = _pixel(app, "risk", ax, 10.0, y)
-    x2, y2 = _pixel(app, "risk", ax, 1e4, y)
+    x1, y1 = _pixel(app, "risk", ax, 10.0, y, box)
+    x2, y2 = _pixel(app, "risk", ax, 1e4, y, box)
     page.mouse.move(box["x"] + x1, box["y"] + y1)
     page.mouse.down()
     for k in range(1, 6):                      # a drag: several moves with the button held
@@ -279,3 +283,55 @@ def test_drag_on_the_ntk_risk_plot_moves_the_time_cursor(page, voila_url):
     page.wait_for_timeout(1500)                # the last moves' round trips
     log_t = float(link.inner_text().split("log_t=")[1].split("&")[0])
     assert abs(log_t - 4.0) < 0.1
+
+
+LAYOUT_SIZES = [(1920, 1080, False), (1400, 900, False), (1024, 768, False), (1280, 720, True)]
+MEASURE = """() => {
+  const rect = e => { const r = e.getBoundingClientRect();
+                      return [r.left, r.top, r.right, r.bottom]; };
+  const seen = new Set(), canvases = [];
+  for (const c of document.querySelectorAll("div.jupyter-matplotlib-figure canvas")) {
+    const r = rect(c), key = r.map(Math.round).join(",");
+    if (r[2] - r[0] > 0 && !seen.has(key)) { seen.add(key); canvases.push(r); }
+  }
+  const cut = [];
+  for (const e of document.querySelectorAll(".explorer-app button, .explorer-app .widget-label")) {
+    if (e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1) cut.push(e.innerText);
+  }
+  const intro = document.querySelector(".explorer-intro");
+  return {controls: rect(document.querySelector(".explorer-controls")), canvases, cut,
+          page: document.documentElement.clientWidth,
+          intro: intro === null ? null : intro.offsetParent !== null,
+          markdown: Array.from(document.querySelectorAll(".jp-MarkdownOutput"))
+                         .some(e => e.offsetParent !== null)};
+}"""
+
+
+@pytest.mark.parametrize(("width", "height", "lecture"), LAYOUT_SIZES)
+@pytest.mark.parametrize("notebook", [SBM, IQP, NTK])
+def test_views_fill_the_width_without_overlap_or_cut_text(browser, voila_url, notebook, width,
+                                                          height, lecture):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    try:
+        page.goto(voila_url + notebook + ("?lecture=1" if lecture else ""))
+        _wait_for_app(page)
+        expected = page.locator(".explorer-controls")
+        expect(expected).to_be_visible()
+        page.wait_for_timeout(2500)            # the size report and the figures' resize
+        m = page.evaluate(MEASURE)
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = notebook.rsplit("/", 1)[-1].split("_")[0]
+        page.screenshot(path=str(ARTIFACTS / f"layout_{name}_{width}{'_lecture' * lecture}.png"))
+    finally:
+        page.close()
+    right_of_controls = m["page"] - m["controls"][2]
+    lefts, rights = [c[0] for c in m["canvases"]], [c[2] for c in m["canvases"]]
+    assert (max(rights) - min(lefts)) >= 0.85 * right_of_controls, m
+    assert min(lefts) >= m["controls"][2] - 1 and max(rights) <= m["page"] + 1, m
+    for a, b in itertools.combinations(m["canvases"], 2):
+        overlap_x = min(a[2], b[2]) - max(a[0], b[0])
+        overlap_y = min(a[3], b[3]) - max(a[1], b[1])
+        assert overlap_x <= 1 or overlap_y <= 1, (a, b)
+    assert m["cut"] == [], m["cut"]
+    if lecture:
+        assert m["intro"] is False and m["markdown"] is False

@@ -37,6 +37,7 @@ from matplotlib.text import Text
 from .._common import check_option
 from ._export import Exporter
 from ._graph import Graph, Stage, Task, View
+from ._layout import PX_PER_INCH, GridLayout
 from ._params import SEED, Param, parse_query
 from ._status import DEBUG_ENV, StatusLine
 from ._tasks import EventLoop, TaskRecord, TaskRunner
@@ -54,6 +55,12 @@ _STYLE = """<style>
 .explorer-status-warning {color: #8a5a00;}
 .explorer-status-ok {color: #1b5e20;}
 .explorer-task-label {font-size: 90%; color: #444;}
+.explorer-app .widget-button {overflow: visible; white-space: normal; height: auto;
+  min-height: var(--jp-widgets-inline-height, 28px);}
+.explorer-app .widget-button .widget-label-basic {overflow: visible;}
+.explorer-controls .widget-dropdown > select {min-width: 0;}
+.explorer-lecture .explorer-intro {display: none;}
+body:has(.explorer-lecture) .jp-MarkdownOutput {display: none;}
 </style>"""
 
 
@@ -74,13 +81,14 @@ def new_figure(figsize=(9, 5), dpi=72) -> Figure:
 
     In a kernel it gets an ipympl canvas (a widget the app lays out itself, so it is never
     auto-displayed twice); elsewhere (tests, CLI) a plain Agg figure with no pyplot state.
+    Constrained layout keeps titles, labels and legends inside at any size and font scale.
     """
     if _in_kernel():
         import matplotlib.pyplot as plt
 
         plt.switch_backend("module://ipympl.backend_nbagg")
         with plt.ioff():
-            fig = plt.figure(figsize=figsize, dpi=dpi)
+            fig = plt.figure(figsize=figsize, dpi=dpi, layout="constrained")
         fig.canvas.header_visible = False
         fig.canvas.footer_visible = False
         fig.canvas.resizable = False
@@ -88,7 +96,7 @@ def new_figure(figsize=(9, 5), dpi=72) -> Figure:
         return fig
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    fig = Figure(figsize=figsize, dpi=dpi)
+    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
@@ -157,8 +165,15 @@ class App:
         Export columns (``dict of 1-D arrays``); its parameter names are its inputs.
     presets : mapping, optional
         ``name -> {control: value}``; applied with one recompute.
-    layout : callable, optional
-        ``layout(widgets)`` arranges the views' widgets (name -> widget); stacked by default.
+    layout : sequence of sequences, optional
+        The grid of views: rows of cells, a cell a view name or a tuple of names stacked in
+        one column (see :class:`~explorer.apps._layout.GridLayout`); one column by default.
+    intro : str, optional
+        HTML (with $...$ math): the model in a few lines, above the app (hidden in lecture
+        mode, which puts the app first).
+    about : str, optional
+        HTML (with $...$ math) explaining the views, folded behind "read more" (and folded
+        away in lecture mode).
     query_string : str, optional
         Initial URL state; defaults to ``$QUERY_STRING`` (set by Voila).
     debug : bool, optional
@@ -199,7 +214,9 @@ class App:
         summary: Callable[..., str] | None = None,
         columns: Callable[..., Mapping[str, Any]] | None = None,
         presets: Mapping[str, Mapping[str, Any]] | None = None,
-        layout: Callable[[dict[str, W.Widget]], W.Widget] | None = None,
+        layout: Sequence[Sequence] | None = None,
+        intro: str = "",
+        about: str = "",
         query_string: str | None = None,
         debug: bool | None = None,
         initial: Mapping[str, Any] | None = None,
@@ -268,6 +285,9 @@ class App:
                                       layout={"width": "auto"})
         self.lecture.observe(safe(lambda ch: self.set_lecture(ch["new"])), names="value")
         self.permalink = W.HTML(value="").add_class("explorer-permalink")
+        self.intro = W.HTMLMath(intro).add_class("explorer-intro") if intro else None
+        self.about = W.Accordion([W.HTMLMath(about)], titles=("About these views (read more)",),
+                                 selected_index=None) if about else None
         self.widget = self._layout(layout, extra_widgets)
 
         initial = dict(initial or {})
@@ -341,17 +361,34 @@ class App:
             [self.controls["preset"], *control_widgets,
              *[row.widget for row in self.task_rows.values()], *extra_widgets],
             layout={"width": "300px", "min_width": "260px", "flex": "0 0 auto"},
-        )
+        ).add_class("explorer-controls")
         header = W.HBox([W.HTML(f"<h3>{html.escape(self.title)}</h3>"), self.lecture],
                         layout={"justify_content": "space-between", "align_items": "center"})
         fig_widgets = {name: _figure_widget(f) for name, f in self.figures.items()}
-        plots = layout(fig_widgets) if layout else W.VBox(list(fig_widgets.values()))
-        plots.layout.flex = "1 1 auto"
-        body = W.HBox([left, plots], layout={"align_items": "flex-start"})
+        rows = layout if layout else [(name,) for name in self.figures]
+        self.grid = GridLayout(rows, fig_widgets, {n: v.figsize
+                                                   for n, v in self.graph.views.items()})
+        self.grid.probe.observe(self.status_line.safe(self._on_measure),
+                                names=["width", "viewport_height"])
+        body = W.HBox([left, self.grid.widget],
+                      layout={"align_items": "flex-start", "width": "100%"})
         return W.VBox(
-            [W.HTML(_STYLE), header, body, self.status, self.warnings, self.permalink,
-             self.exporter.widget, self.debug_out]
+            [W.HTML(_STYLE), header, *([self.intro] if self.intro else []),
+             *([self.about] if self.about else []), body,
+             self.status, self.warnings, self.permalink, self.exporter.widget, self.debug_out]
         ).add_class("explorer-app")
+
+    def _on_measure(self, _change=None) -> None:
+        probe = self.grid.probe
+        if self.grid.measured(probe.width, probe.viewport_height):
+            self.resize(probe.width, probe.viewport_height)
+
+    def resize(self, width: int, viewport_height: int | None = None) -> None:
+        """Size every view for a plot area ``width`` CSS pixels wide (what the page reports)."""
+        for name, (w, h) in self.grid.view_sizes(width, viewport_height).items():
+            fig = self.figures[name]
+            fig.set_size_inches(w / PX_PER_INCH, h / PX_PER_INCH, forward=True)
+            fig.canvas.draw_idle()
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
@@ -610,6 +647,8 @@ class App:
             self.controls[p.name].layout.display = "none" if (on and p.advanced) else None
         if on:
             self.widget.add_class("explorer-lecture")
+            if self.about is not None:
+                self.about.selected_index = None      # the app first; the text on demand
         else:
             self.widget.remove_class("explorer-lecture")
         self._scale_fonts(LECTURE_FONT_SCALE if on else 1.0)

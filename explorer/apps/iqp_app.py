@@ -238,15 +238,16 @@ def columns(start, slices, stats) -> dict[str, np.ndarray]:
 
 
 def build_landscape(fig):
-    a = SimpleNamespace(ax=fig.add_axes((0.14, 0.15, 0.5, 0.75)))
+    ax, ax2 = fig.subplots(1, 2, width_ratios=(1.7, 1))
+    a = SimpleNamespace(ax=ax, ax2=ax2)
     (a.line,) = a.ax.plot([], [], "-", c="k")
     a.ax.axvline(0, c="tab:red", lw=0.8)
     a.ax.set(xlabel="step along direction 1", ylabel="MMD²", title="loss slice")
-    a.ax2 = fig.add_axes((0.7, 0.15, 0.27, 0.75))
     a.heat = a.ax2.imshow(np.zeros((2, 2)), origin="lower", cmap="viridis",
                           extent=(-1, 1, -1, 1), aspect="auto")
     a.ax2.plot([0], [0], "r+", ms=8)
-    a.ax2.set(title="2-D slice", xticks=[-1, 0, 1], yticks=[-1, 0, 1])
+    # Ticks off the corners: at lecture sizes the two "-1" labels would collide.
+    a.ax2.set(title="2-D slice", xticks=[-0.5, 0.5], yticks=[-0.5, 0.5])
     return a
 
 
@@ -268,12 +269,12 @@ def press_landscape(a, ax, x, y) -> dict:
 
 
 def build_statistics(fig):
-    a = SimpleNamespace(ax=fig.add_axes((0.17, 0.17, 0.78, 0.72)))
+    a = SimpleNamespace(ax=fig.add_subplot())
     a.ax.plot([-1, 1], [-1, 1], ":", c="grey", lw=0.8)
     a.means = a.ax.scatter([], [], s=14, c="tab:blue", label="bit means")
     a.pairs = a.ax.scatter([], [], s=6, c="tab:orange", label="pair ⟨ZᵢZⱼ⟩")
     a.ax.set(xlim=(-1.05, 1.05), ylim=(-1.05, 1.05), xlabel="data", ylabel="model",
-             title="start vs data")
+             title="start vs data", xticks=[-1, -0.5, 0, 0.5, 1], yticks=[-1, -0.5, 0, 0.5, 1])
     a.ax.legend(fontsize="x-small", loc="upper left")
     return a
 
@@ -290,30 +291,35 @@ def draw_statistics(a, stats):
 
 
 def build_variance(fig):
-    a = SimpleNamespace(ax=fig.add_axes((0.14, 0.15, 0.46, 0.72)))
+    from matplotlib.ticker import MaxNLocator
+
+    ax, ax_grad = fig.subplots(1, 2, width_ratios=(1.6, 1))
+    a = SimpleNamespace(ax=ax, ax_grad=ax_grad)
     a.lines = {s: a.ax.plot([], [], "o-", ms=3, c=c, label=s)[0]
                for s, c in STRATEGY_COLOURS.items()}
     (a.ref,) = a.ax.plot([], [], ":", c="k", label="∝ 2⁻ⁿ")
     a.ax.set(yscale="log", xlabel="qubits n", ylabel="Var over starts of MMD²", xlim=(5, 14),
-             ylim=(1e-8, 1), title="variance: press 'Run variance'")
-    a.ax.title.set_fontsize("small")
+             ylim=(1e-8, 1), title="loss variance")
+    a.hint = a.ax.text(0.5, 0.5, "press 'Run variance'", transform=a.ax.transAxes,
+                       ha="center", va="center", color="grey")
     a.ax.legend(fontsize="xx-small", ncol=1, loc="lower left")
-    a.ax_grad = fig.add_axes((0.72, 0.15, 0.26, 0.72))
     a.grad = {s: a.ax_grad.plot([], [], "o-", ms=2, c=c)[0] for s, c in STRATEGY_COLOURS.items()}
     a.ax_grad.set(yscale="log", xlabel="n", xlim=(5, 14), ylim=(1e-4, 1),
-                  title="mean max |∂L/∂θ|")
-    a.ax_grad.title.set_fontsize("small")
+                  title="max |∂L/∂θ|")
+    for axis in (a.ax.xaxis, a.ax_grad.xaxis):
+        axis.set_major_locator(MaxNLocator(4, integer=True))
     return a
 
 
-def draw_variance(a, variance, bandwidth):
+def draw_variance(a, variance):
     for s, line in a.lines.items():
         lv = variance.get(s) if variance else None
         line.set_data(*((lv.n, lv.variance) if lv is not None else ([], [])))
         a.grad[s].set_data(*((lv.n, lv.grad_max) if lv is not None else ([], [])))
+    a.hint.set_visible(not variance)
     if not variance:
         a.ref.set_data([], [])
-        a.ax.set_title("variance: press 'Run variance'")
+        a.ax.set_title("loss variance")
         return
     first = next(iter(variance.values()))
     ns = first.n.astype(float)
@@ -329,15 +335,17 @@ def draw_variance(a, variance, bandwidth):
     grads = np.concatenate([lv.grad_max for lv in variance.values()])
     if np.any(grads > 0):
         a.ax_grad.set_ylim(grads[grads > 0].min() / 2, grads.max() * 2)
-    a.ax.set_title(f"{first.n_draws} starts, {bandwidth}")
+    a.ax.set_title(f"{first.n_draws} starts")
 
 
 def build_training(fig):
-    a = SimpleNamespace(ax=fig.add_axes((0.17, 0.15, 0.78, 0.75)))
+    a = SimpleNamespace(ax=fig.add_subplot())
     a.lines = {s: a.ax.plot([], [], "-", lw=1, c=c, label=s)[0]
                for s, c in STRATEGY_COLOURS.items()}
     a.ax.set(xlabel="step", ylabel="MMD² estimate", xlim=(0, 300), ylim=(-0.002, 0.05),
-             title="training: press 'Run training'")
+             title="training")
+    a.hint = a.ax.text(0.5, 0.5, "press 'Run training'", transform=a.ax.transAxes,
+                       ha="center", va="center", color="grey")
     a.ax.legend(fontsize="x-small", loc="upper right")
     return a
 
@@ -351,7 +359,7 @@ def draw_training(a, training, steps):
             top = max(top, float(np.max(y)))
     a.ax.set_xlim(0, max(steps, 10))
     a.ax.set_ylim(-0.05 * (top or 0.05), 1.1 * (top or 0.05))
-    a.ax.set_title("training" if training else "training: press 'Run training'")
+    a.hint.set_visible(not training)
 
 
 VIEWS = [
@@ -363,12 +371,33 @@ VIEWS = [
 ]
 
 
-def layout(widgets: dict):
-    import ipywidgets as W
+LAYOUT = [("landscape", "statistics"), ("variance", "training")]
 
-    return W.GridBox([widgets["landscape"], widgets["statistics"], widgets["variance"],
-                      widgets["training"]],
-                     layout={"grid_template_columns": "auto auto", "grid_gap": "4px 12px"})
+
+#: The model in a few lines, above the app (folded away in lecture mode).
+INTRO = (
+    "<p>An IQP circuit $H^{\\otimes n}\\exp\\!\\big(i\\sum_j \\theta_j Z^{g_j}\\big)H^{\\otimes "
+    "n}|0^n\\rangle$ defines a distribution $q_\\theta$ over $n$-bit strings, fitted to data by "
+    "minimising the squared MMD with a Gaussian kernel. Every Z-correlator is an average over "
+    "uniform bit strings, $\\langle Z_a\\rangle = E_z[\\cos\\Phi_a(z)]$, so the loss and its "
+    "gradient are estimated <b>classically at any $n$</b>. Lerch et al. (arXiv:2603.14576) "
+    "show that starting from uniformly random angles gives a barren plateau, a loss variance "
+    "that vanishes like $2^{-n}$, while the identity, the unbiased (uniform distribution) and "
+    "the data-dependent starts keep it trainable.</p> "
+)
+
+#: What the views show, folded behind "read more" (from the paper and reference/*.md).
+ABOUT = (
+    "<p><b>The views.</b> <i>Loss slice:</i> MMD² along one and two random directions through "
+    "the start (exact up to 12 qubits, otherwise estimated with shared random draws, so the "
+    "slice is smooth). <i>Start vs data:</i> the starting model's bit means and pair "
+    "correlations against the data's. <i>Barren plateau:</i> press <b>Run variance</b> for the "
+    "variance of MMD² over starts, for every strategy, as $n$ grows, with a $2^{-n}$ reference; "
+    "switch <b>bandwidth</b> between a fixed mean operator weight and a constant $\\sigma$ and "
+    "run again. <i>Training:</i> press <b>Run training</b> to train from every strategy on the "
+    "chosen data, 150 qubits of simulated human haplotypes (msprime) by default, as in the "
+    "paper.</p> "
+)
 
 
 # ---------------------------------------------------------------------------- the app
@@ -414,7 +443,8 @@ def make_app(*, executor=None, query_string: str | None = None, debug: bool | No
     dask = DaskAddress()
     app = App(title="IQP Born machines: where training starts decides if it trains",
               params=PARAMS, stages=STAGES, views=VIEWS, tasks=TASKS, summary=summary,
-              columns=columns, presets=PRESETS, layout=layout, query_string=query_string,
+              columns=columns, presets=PRESETS, layout=LAYOUT, intro=INTRO, about=ABOUT,
+              query_string=query_string,
               debug=debug, initial=overrides, extra_widgets=[dask.widget],
               executor=(lambda: executor) if executor is not None else dask.executor)
     app.dask = dask

@@ -209,22 +209,26 @@ def _shown(y):
 
 
 def build_risk(fig):
-    a = SimpleNamespace(ax=fig.add_axes((0.13, 0.13, 0.82, 0.78)), lines={})
+    a = SimpleNamespace(ax=fig.add_subplot(), lines={})
     ax = a.ax
     for which, ls in (("pretrained", "-"), ("random", "--")):
         for part, col in COLOURS.items():
             label = {"bias2": "bias²", "variance": "variance", "risk": "risk"}[part]
             a.lines[which, part] = ax.plot([], [], ls, c=col, lw=1.6 if part == "risk" else 1.0,
                                            label=label if which == "pretrained" else None)[0]
-    a.t_hat = ax.axvline(1, c="tab:green", lw=1.5, label="T_hat (data-driven)")
+    a.t_hat = ax.axvline(1, c="tab:green", lw=1.5, label="T_hat")
     a.t_hat_random = ax.axvline(1, c="tab:green", lw=1.0, ls="--")
-    (a.oracle,) = ax.plot([], [], "o", c="tab:red", ms=6, label="oracle time")
-    (a.krr,) = ax.plot([], [], "x", c="tab:purple", ms=8, mew=2, label="KRR equivalent")
+    (a.oracle,) = ax.plot([], [], "o", c="tab:red", ms=6, label="oracle")
+    (a.krr,) = ax.plot([], [], "x", c="tab:purple", ms=8, mew=2, label="KRR")
     a.now = ax.axvline(1, c="grey", lw=0.8)
     a.now_text = ax.text(0.02, 0.03, "", transform=ax.transAxes, fontsize="small")
     ax.set(xscale="symlog", yscale="log", xlabel="gradient steps t", ylabel="expected risk",
-           title="early stopping: solid pretrained, dashed random")
-    ax.legend(fontsize="x-small", loc="upper right")
+           title="early stopping")
+    # Every other decade: at lecture sizes one label per decade collides.
+    ax.set_xticks([0, 1e2, 1e4, 1e6, 1e8])
+    ax.plot([], [], "-", c="grey", label="pretrained")
+    ax.plot([], [], "--", c="grey", label="random start")
+    ax.legend(fontsize="x-small", loc="upper right", ncol=3)
     return a
 
 
@@ -248,7 +252,7 @@ def draw_risk(a, curves, log_t):
     a.now.set_xdata([t_now, t_now])
     b = float(np.interp(t_now, c.t, c.curves["pretrained"][0]))
     var = float(np.interp(t_now, c.t, c.curves["pretrained"][1]))
-    a.now_text.set_text(f"t = {t_now:.3g}: bias² {b:.3g}, variance {var:.3g}, "
+    a.now_text.set_text(f"t = {t_now:.3g}\nbias² {b:.3g}, variance {var:.3g}, "
                         f"risk {b + var:.3g}")
 
 
@@ -260,7 +264,7 @@ def press_risk(a, ax, x, y) -> dict:
 
 
 def build_spectrum(fig):
-    a = SimpleNamespace(ax=fig.add_axes((0.17, 0.17, 0.78, 0.72)))
+    a = SimpleNamespace(ax=fig.add_subplot())
     (a.eig,) = a.ax.plot([], [], ".", ms=3, c="tab:blue", label="eigenvalues of K_n")
     (a.fit,) = a.ax.plot([], [], "-", c="tab:red", lw=1, label="fit")
     a.ax.set(xscale="log", yscale="log", xlabel="index i", ylabel="λ_i", title="spectrum")
@@ -285,21 +289,24 @@ def draw_spectrum(a, spectrum, curves, source):
 
 
 def build_rates(fig):
-    a = SimpleNamespace(ax=fig.add_axes((0.17, 0.17, 0.78, 0.72)))
+    a = SimpleNamespace(ax=fig.add_subplot())
     (a.hat,) = a.ax.plot([], [], "o-", c="tab:green", ms=3, label="risk at T_hat")
     (a.oracle,) = a.ax.plot([], [], "s-", c="tab:red", ms=3, label="oracle risk")
     (a.theory,) = a.ax.plot([], [], ":", c="k", label="theory slope")
     a.ax.set(xscale="log", yscale="log", xlabel="n", ylabel="risk", xlim=(50, 2e4),
-             ylim=(1e-5, 1), title="rates in n: press 'Run rates'")
+             ylim=(1e-5, 1), title="rates in n")
+    a.hint = a.ax.text(0.5, 0.5, "press 'Run rates'", transform=a.ax.transAxes, ha="center",
+                       va="center", color="grey")
     a.ax.legend(fontsize="x-small")
     return a
 
 
 def draw_rates(a, rates):
+    a.hint.set_visible(rates is None)
     if rates is None:
         for line in (a.hat, a.oracle, a.theory):
             line.set_data([], [])
-        a.ax.set_title("rates in n: press 'Run rates'")
+        a.ax.set_title("rates in n")
         return
     a.hat.set_data(rates.n, rates.risk_hat)
     a.oracle.set_data(rates.n, rates.risk_oracle)
@@ -308,17 +315,17 @@ def draw_rates(a, rates):
     a.ax.relim()
     a.ax.autoscale_view()
     a.ax.set_title(f"slopes: T_hat {rates.slopes['risk_hat']:.2f}, oracle "
-                   f"{rates.slopes['risk_oracle']:.2f} (theory {th:.2f})", fontsize="small")
+                   f"{rates.slopes['risk_oracle']:.2f}\n(theory {th:.2f})", fontsize="small")
 
 
 def build_tasks(fig):
-    a = SimpleNamespace(ax=fig.add_axes((0.15, 0.17, 0.5, 0.7)))
+    ax, ax_err = fig.subplots(1, 2, width_ratios=(2, 1))
+    a = SimpleNamespace(ax=ax, ax_err=ax_err)
     a.inter = a.ax.imshow(np.zeros((2, 2)), cmap="magma", vmin=0)
     a.inter_text = [[a.ax.text(j, i, "", ha="center", va="center", color="w",
                                fontsize="small") for j in range(2)] for i in range(2)]
     a.ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["τ1", "τ2"],
              yticklabels=["task 1", "task 2"], title="effect of τk on task j")
-    a.ax_err = fig.add_axes((0.75, 0.17, 0.22, 0.7))
     a.bars = a.ax_err.bar([0, 1], [0, 0], color=["tab:blue", "tab:orange"])
     a.ax_err.set(xticks=[0, 1], xticklabels=["1", "2"], title="RMS error")
     return a
@@ -349,12 +356,39 @@ VIEWS = [
 ]
 
 
-def layout(widgets: dict):
-    import ipywidgets as W
+LAYOUT = [("risk", ("spectrum", "rates")), ("tasks",)]
 
-    return W.GridBox([widgets["risk"], W.VBox([widgets["spectrum"], widgets["rates"]]),
-                      widgets["tasks"]],
-                     layout={"grid_template_columns": "auto auto", "grid_gap": "4px 12px"})
+
+#: The model in a few lines, above the app (folded away in lecture mode).
+INTRO = (
+    "<p>Fine-tuning a pretrained network in the lazy regime is kernel gradient descent with "
+    "the network's empirical NTK at the pretrained weights $\\theta_0$, started from the "
+    "pretrained predictor $f_0$: $F_{t+1} = F_t - \\alpha K_n (F_t - y)$. What the pretraining "
+    "bought you is a small distance $R = \\lVert f^* - f_0\\rVert_{\\mathcal H}$ from the target "
+    "(Sun &amp; Raskutti, arXiv:2602.13942). The data-driven stopping time $\\hat T$ uses only the "
+    "kernel's eigenvalues, the noise $\\sigma$ and $R$: stop one step before the first $t$ "
+    "with $\\sum_i \\min(\\lambda_i, 1/(\\alpha t)) > nR^2/(4e^2\\sigma^2\\alpha^2t^2)$ "
+    "(Raskutti, Wainwright &amp; Yu, JMLR 2014); with high probability the risk is then at "
+    "most $12R^2\\hat\\varepsilon_n^2$.</p> "
+)
+
+#: What the views show, folded behind "read more" (from the paper and reference/*.md).
+ABOUT = (
+    "<p><b>The views.</b> <i>Early stopping:</i> bias², variance and risk against the number of "
+    "gradient steps, for the pretrained start (solid) and a start far from the target (dashed), "
+    "with $\\hat T$ (green), the oracle time (red dot) and the kernel-ridge equivalent (purple "
+    "cross); move <b>log10 time</b> to read the curves. <i>Spectrum:</i> the kernel's "
+    "eigenvalues with a fitted power law, from a synthetic decay or the empirical NTK of a "
+    "small softmax-attention model at pretrained or random weights. <i>Rates:</i> press <b>Run "
+    "rates</b> to see the risk at $\\hat T$ and at the oracle fall with $n$, slopes against the "
+    "theory. <i>Task vectors:</i> two tasks fine-tuned from the same $\\theta_0$; the matrix "
+    "shows how much each task vector moves each task's predictions (zero off the diagonal when "
+    "the tasks use disjoint inputs and the shared head is frozen), and the bars the errors of "
+    "$\\theta_0 + c_1\\tau_1 + c_2\\tau_2$.</p> "
+    "<p>The formulas are implemented from the papers' statements and the project's derivations "
+    "in <code>reference/ntk.md</code>; the paper's own experiments (GPT-Neo) are not reproduced "
+    "here.</p> "
+)
 
 
 def make_app(*, executor=None, query_string: str | None = None, debug: bool | None = None,
@@ -372,5 +406,5 @@ def make_app(*, executor=None, query_string: str | None = None, debug: bool | No
     """
     return App(title="NTK fine-tuning from a pretrained start: early stopping", params=PARAMS,
                stages=STAGES, views=VIEWS, tasks=TASKS, summary=summary, columns=columns,
-               presets=PRESETS, layout=layout, query_string=query_string, debug=debug,
-               initial=overrides, executor=executor)
+               presets=PRESETS, layout=LAYOUT, intro=INTRO, about=ABOUT, query_string=query_string,
+               debug=debug, initial=overrides, executor=executor)

@@ -36,7 +36,7 @@ PARAMS = [
     Param("ratio", "float", 3.0, lo=1.01, hi=50.0, step=0.01, label="ratio p/q",
           help="p / q, used when 'set by' is degree, ratio"),
     Param("parameters", "choice", "known",
-          options=("known", "estimated", "misspecified"), label="(p, q) in the updates",
+          options=("known", "estimated", "misspecified"), label="(p, q) used",
           help="known: the truth; estimated: joint M-step each sweep; misspecified: fixed "
                "p_hat, q_hat"),
     Param("p_hat", "float", 0.2, lo=0.001, hi=0.99, step=0.001, label="p_hat", advanced=True,
@@ -297,7 +297,7 @@ _CMAP = ListedColormap([KIND_COLOURS[k] for k in sbm.LIMIT_KINDS])
 
 
 def build_phase(fig):
-    a = SimpleNamespace(ax=fig.add_axes((0.14, 0.3, 0.8, 0.64)))
+    a = SimpleNamespace(ax=fig.add_subplot())
     ax = a.ax
     a.image = ax.imshow(np.zeros((2, 2)), origin="lower", extent=(0, 1, 0, 1), cmap=_CMAP,
                         vmin=-0.5, vmax=len(sbm.LIMIT_KINDS) - 0.5, interpolation="nearest")
@@ -340,7 +340,7 @@ def press_phase(a, ax, x, y) -> dict:
 
 
 def build_elbo(fig):
-    a = SimpleNamespace(ax=fig.add_axes((0.2, 0.2, 0.75, 0.68)))
+    a = SimpleNamespace(ax=fig.add_subplot())
     a.lines = LineCollection([], colors="tab:blue", linewidths=0.8)
     a.ax.add_collection(a.lines)
     a.ax.set(xlabel="sweep", ylabel="(ELBO − final) / n", title="(2) ELBO per sweep")
@@ -361,7 +361,7 @@ def draw_elbo(a, sample, n, schedule):
 
 
 def build_accuracy(fig):
-    a = SimpleNamespace(ax=fig.add_axes((0.15, 0.2, 0.8, 0.68)))
+    a = SimpleNamespace(ax=fig.add_subplot())
     a.runs = LineCollection([], colors="tab:blue", linewidths=0.6, alpha=0.5)
     a.ax.add_collection(a.runs)
     (a.known,) = a.ax.plot([], [], "-o", ms=3, c="tab:green", label="start 1, known (p, q)")
@@ -382,7 +382,7 @@ def draw_accuracy(a, sample, known_vs_estimated):
 
 
 def build_bifurcation(fig):
-    a = SimpleNamespace(ax=fig.add_axes((0.15, 0.2, 0.8, 0.68)))
+    a = SimpleNamespace(ax=fig.add_subplot())
     a.points = {kind: a.ax.scatter([], [], s=9, c=col, label=kind)
                 for kind, col in STABILITY_COLOURS.items()}
     a.n = a.ax.axvline(1, c="k", lw=1.2)
@@ -406,7 +406,7 @@ def draw_bifurcation(a, bifurcation, n):
 
 
 def build_success(fig):
-    a = SimpleNamespace(ax=fig.add_axes((0.15, 0.2, 0.8, 0.68)))
+    a = SimpleNamespace(ax=fig.add_subplot())
     ax = a.ax
     (a.semi,) = ax.plot([], [], "-", c="tab:purple", label="semi-analytic")
     a.asym = ax.axhline(0.5, c="k", ls="--", lw=0.8, label="asymptotic")
@@ -455,14 +455,42 @@ VIEWS = [
 ]
 
 
-def layout(widgets: dict):
-    import ipywidgets as W
+#: Two columns: the phase plane beside the sampled-graph views, the n-views below.
+LAYOUT = [("phase", ("elbo", "accuracy")), ("bifurcation", "success")]
 
-    # Two columns: the phase plane beside the sampled-graph views, the n-views below.
-    return W.GridBox([widgets["phase"], W.VBox([widgets["elbo"], widgets["accuracy"]]),
-                      widgets["bifurcation"], widgets["success"]],
-                     layout={"grid_template_columns": "auto auto", "grid_gap": "4px 12px",
-                             "justify_content": "flex-start"})
+
+#: The model in a few lines, above the app (folded away in lecture mode).
+INTRO = (
+    "<p>Two equal communities of n/2 nodes; an edge appears with probability <b>p</b> inside "
+    "a community and <b>q &lt; p</b> across. Mean field keeps one number per node, $\\psi_i$ = "
+    "the probability that node $i$ is in community 1, and BCAVI updates all of them at once: "
+    "$\\psi \\leftarrow \\sigma\\big(4t\\,(A - \\lambda(J - I))(\\psi - \\tfrac12)\\big)$, "
+    "with $t = \\tfrac12\\log\\frac{p(1-q)}{q(1-p)}$ and $2t\\lambda = \\log\\frac{1-q}{1-p}$ "
+    "(Mukherjee, Sarkar, Wang &amp; Yan, NeurIPS 2018). Where it ends up depends on where it "
+    "starts.</p> "
+)
+
+#: What the views show, folded behind "read more" (from the paper and reference/*.md).
+ABOUT = (
+    "<p><b>The views.</b> (1) On the expected graph every critical point is constant on each "
+    "community, so the landscape lives on the plane of <b>block means</b> $(x, y)$: basins "
+    "coloured by the limit they reach, separatrices (dots), every fixed point (triangles: the "
+    "truth, squares: everybody in one class, diamonds: mixed saddles; green sink, orange "
+    "saddle, red source) and the paths of your random starts. (2) The ELBO per sweep on a "
+    "<b>sampled graph</b>: parallel BCAVI can go down, sequential CAVI cannot. (3) Accuracy per "
+    "sweep on that graph, and (6) the same start run with known $(p, q)$ and with $(p, q)$ "
+    "<b>estimated</b> jointly: the second collapses to the uninformative $\\psi = \\tfrac12$ with "
+    "$\\hat p = \\hat q$. (4) Fixed points against n: drag n across the thresholds and watch the "
+    "spurious optima appear. (5) The share of random starts that find the communities: "
+    "semi-analytic curve, the $n \\to \\infty$ limit "
+    "$\\tfrac{2}{\\pi}\\arctan\\frac{p - q}{|p + q - 2\\lambda|}$, and Monte Carlo "
+    "(press <b>Run Monte Carlo</b>); with misspecified fixed $(\\hat p, \\hat q)$ it becomes "
+    "a heat map.</p> "
+    "<p><b>Initializations:</b> uniform(0, 1); Bernoulli(½) hard labels; near the centre ½ ± "
+    "eps; informed (labels agree with the truth with the chosen correlation); everybody in one "
+    "class. The derivations behind the landscape are the project's own "
+    "(<code>reference/sbm.md</code>), checked numerically, not quotations of the paper.</p> "
+)
 
 
 # ---------------------------------------------------------------------------- the app
@@ -484,5 +512,5 @@ def make_app(*, executor=None, query_string: str | None = None, debug: bool | No
     """
     return App(title="Stochastic blockmodel: mean-field BCAVI", params=PARAMS, stages=STAGES,
                views=VIEWS, tasks=TASKS, summary=summary, columns=columns, presets=PRESETS,
-               layout=layout, query_string=query_string, debug=debug, initial=overrides,
-               executor=executor)
+               layout=LAYOUT, intro=INTRO, about=ABOUT, query_string=query_string, debug=debug,
+               initial=overrides, executor=executor)
