@@ -67,10 +67,13 @@ SETUP = """([index]) => {
   window.__base = window.__sum();
   window.__t0 = null;
   const mark = () => { if (window.__t0 === null) window.__t0 = performance.now(); };
+  if (!window.__listening) {      // once per page; __t0 is reset before each change
+    document.addEventListener("keydown", e => { if (e.key === "Enter") window.__mark(); },
+                              {capture: true});
+    document.addEventListener("change", () => window.__mark(), {capture: true});
+    window.__listening = true;
+  }
   window.__mark = mark;
-  document.addEventListener("keydown", e => { if (e.key === "Enter") mark(); },
-                            {capture: true, once: true});
-  document.addEventListener("change", mark, {capture: true, once: true});
 }"""
 
 WAIT = """() => new Promise(resolve => {

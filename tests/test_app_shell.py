@@ -362,3 +362,44 @@ def test_export_figure_and_result(app):
     assert 'download="' in app.download.value and "base64," in app.download.value
     with pytest.raises(ValueError, match="fmt must be one of"):
         app.export_figure("exe")
+
+
+def test_independent_stages_run_at_once_and_dependents_wait_for_them():
+    """Two stages that read nothing of each other overlap (each waits for the other at a
+    barrier, which would time out if they ran one after the other); a third reads both."""
+    barrier = threading.Barrier(2, timeout=10)
+
+    def left(a):
+        barrier.wait()
+        return a + 1
+
+    def right(a):
+        barrier.wait()
+        return a + 2
+
+    def both(left, right):
+        return left * right
+
+    app = App(title="t", params=[Param("a", "float", 0.5, lo=0, hi=1)],
+              stages=[Stage(left), Stage(right), Stage(both)], views=[], query_string="")
+    assert app.last_error is None and app.result.both == pytest.approx(1.5 * 2.5)
+
+
+def test_a_failing_stage_keeps_the_last_good_result_while_its_sibling_is_cached():
+    def fine(a):
+        return a
+
+    def picky(a):
+        if a > 0.7:
+            raise ValueError(f"a must be at most 0.7; got {a}")
+        return a
+
+    app = App(title="t", params=[Param("a", "float", 0.5, lo=0, hi=1)],
+              stages=[Stage(fine), Stage(picky)], views=[], query_string="")
+    calls = app.n_computes
+    app.controls["a"].value = 0.9
+    assert app.status_text == "a must be at most 0.7; got 0.9"
+    assert app.state["a"] == 0.5 and app.result.picky == 0.5
+    assert app.n_computes == calls + 1          # fine(0.9) ran and is cached
+    app.controls["a"].value = 0.5
+    assert app.last_error is None

@@ -13,6 +13,7 @@ parameter names *are* its inputs. ``def landscape(n, pq, grid)`` reads the contr
 from __future__ import annotations
 
 import inspect
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -211,28 +212,82 @@ class Graph:
         Raises whatever a stage raises; the stages that succeeded keep their cache entries
         (valid for their own inputs).
         """
+        from concurrent.futures import FIRST_COMPLETED, wait
+
         keys: dict[str, Hashable] = {}
         values: dict[str, Any] = {}
+        pending = dict(self.stages)                # not yet resolved, in declaration order
+        running: dict = {}                         # future -> (name, key)
+        error: BaseException | None = None
+
+        def resolve(name: str, key: tuple) -> None:
+            values[name] = self._caches[name][key][0]
+            keys[name] = ("=", values[name]) if _small_hashable(values[name]) else key
+
+        while pending or running:
+            # Every stage whose inputs are resolved: a cache hit resolves at once, the others
+            # start (numpy and scipy release the GIL in their heavy loops, so independent
+            # stages overlap on the cores).
+            progress = True
+            while progress and error is None:
+                progress = False
+                for name, stage in list(pending.items()):
+                    if any(i in self.stages and i not in values for i in stage.inputs):
+                        continue
+                    del pending[name]
+                    progress = True
+                    key = tuple(keys[i] if i in keys else state[i] for i in stage.inputs)
+                    if key in self._caches[name]:
+                        self._caches[name].move_to_end(key)
+                        resolve(name, key)
+                    else:
+                        args = {i: values[i] if i in values else state[i]
+                                for i in stage.inputs}
+                        running[_pool().submit(self._run, name, args)] = (name, key)
+            if not running:
+                break
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: list(self.stages).index(running[f][0])):
+                name, key = running.pop(future)
+                try:
+                    result = future.result()
+                except Exception as exc:  # noqa: BLE001 - re-raised once the others end
+                    error = error or exc
+                    continue
+                self.n_calls += 1
+                cache = self._caches[name]
+                cache[key] = result
+                while len(cache) > self.stages[name].cache:
+                    cache.popitem(last=False)
+                if error is None:
+                    resolve(name, key)
+        if error is not None:
+            raise error
         notes: list[str] = []
         for name, stage in self.stages.items():
             key = tuple(keys[i] if i in keys else state[i] for i in stage.inputs)
-            cache = self._caches[name]
-            if key in cache:
-                cache.move_to_end(key)
-            else:
-                args = {i: values[i] if i in values else state[i] for i in stage.inputs}
-                t0 = time.perf_counter()
-                with collect_warnings() as caught:
-                    value = stage.fn(**args)
-                self.seconds[name] = time.perf_counter() - t0
-                self.n_calls += 1
-                cache[key] = (value, caught)
-                while len(cache) > stage.cache:
-                    cache.popitem(last=False)
-            values[name], stage_notes = cache[key]
-            keys[name] = ("=", values[name]) if _small_hashable(values[name]) else key
-            notes += [m for m in stage_notes if m not in notes]
+            notes += [m for m in self._caches[name][key][1] if m not in notes]
         return values, keys, notes
+
+    def _run(self, name: str, args: dict) -> tuple[Any, list[str]]:
+        t0 = time.perf_counter()
+        with collect_warnings() as caught:
+            value = self.stages[name].fn(**args)
+        self.seconds[name] = time.perf_counter() - t0
+        return value, caught
+
+
+_POOL: list = []
+
+
+def _pool():
+    """One small thread pool per process for independent stages (created on first use)."""
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL.append(ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2)),
+                                        thread_name_prefix="explorer-stage"))
+    return _POOL[0]
 
 
 def _small_hashable(value: Any, depth: int = 0) -> bool:

@@ -105,6 +105,18 @@ def _figure_widget(fig: Figure) -> W.Widget:
     return fig.canvas if isinstance(fig.canvas, W.DOMWidget) else W.Output()
 
 
+def _decorations(fig: Figure) -> tuple:
+    """What the layout depends on: size, and each axes' texts, limits, scales and legend."""
+    parts: list = [tuple(fig.get_size_inches())]
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        parts.append((ax.get_title(), ax.get_xlabel(), ax.get_ylabel(), ax.get_xlim(),
+                      ax.get_ylim(), ax.get_xscale(), ax.get_yscale(), ax.title.get_fontsize(),
+                      ax.xaxis.label.get_fontsize(),
+                      tuple(t.get_text() for t in legend.get_texts()) if legend else ()))
+    return tuple(parts)
+
+
 class Results(Mapping):
     """The stage values behind what is on screen, by stage name (also as attributes)."""
 
@@ -245,6 +257,7 @@ class App:
         self.n_recomputes = 0
         self._quiet = False
         self._drawn: dict[str, tuple] = {}
+        self._layout_keys: dict[str, tuple] = {}
         self._base_fonts: dict[int, float] = {}
 
         self.status_line = StatusLine(debug)
@@ -388,7 +401,7 @@ class App:
         for name, (w, h) in self.grid.view_sizes(width, viewport_height).items():
             fig = self.figures[name]
             fig.set_size_inches(w / PX_PER_INCH, h / PX_PER_INCH, forward=True)
-            fig.canvas.draw_idle()
+            self._draw_figure(name)
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
@@ -518,8 +531,24 @@ class App:
         if self.lecture.value and changed:
             self._scale_fonts(LECTURE_FONT_SCALE)
         for name in changed:
-            self.figures[name].canvas.draw_idle()
+            self._draw_figure(name)
         return changed
+
+    def _draw_figure(self, name: str) -> None:
+        """Ask for a redraw; lay the figure out again only if its decorations changed.
+
+        Constrained layout doubles the cost of a draw, and most re-views (a time cursor, a
+        highlighted run) leave titles, labels, limits and legends as they were: the layout is
+        then kept (engine "none") and only the artists are drawn.
+        """
+        fig = self.figures[name]
+        key = _decorations(fig)
+        if key != self._layout_keys.get(name):
+            fig.set_layout_engine("constrained")
+            self._layout_keys[name] = key
+        else:
+            fig.set_layout_engine("none")
+        fig.canvas.draw_idle()
 
     # ------------------------------------------------------------------ direct manipulation
 
@@ -652,8 +681,8 @@ class App:
         else:
             self.widget.remove_class("explorer-lecture")
         self._scale_fonts(LECTURE_FONT_SCALE if on else 1.0)
-        for fig in self.figures.values():
-            fig.canvas.draw_idle()
+        for name in self.figures:
+            self._draw_figure(name)
         if self.state:
             self._update_permalink()
 
