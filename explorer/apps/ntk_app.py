@@ -172,13 +172,13 @@ def _fmt_t(x) -> str:
 def _risk_at(curves, t_steps: float, which: str = "pretrained") -> float:
     if t_steps is None or not np.isfinite(t_steps):
         return float("nan")
-    return float(np.interp(t_steps, curves.t, curves.curves[which][2]))
+    return float(np.interp(t_steps, curves.t, curves.curves[which].risk))
 
 
 def summary(spectrum, curves, R, R_random, alpha) -> str:
     st, o = curves.stopping["pretrained"], curves.oracle["pretrained"]
     sr = curves.stopping["random"]
-    risk = curves.curves["pretrained"][2]
+    risk = curves.curves["pretrained"].risk
     parts = [f"n={spectrum.lam.size}, fitted decay beta={curves.beta_hat:.2f}",
              f"pretrained start (R={R:g}): T_hat={_fmt_t(st.t_hat)} steps, "
              f"oracle={_fmt_t(o)}, risk at T_hat {_risk_at(curves, st.t_hat):.3g} "
@@ -200,7 +200,6 @@ def columns(spectrum, curves) -> dict[str, np.ndarray]:
 
 COLOURS = {"bias2": "tab:blue", "variance": "tab:orange", "risk": "k"}
 DISPLAY_MAX = 1e30
-PARTS = ("bias2", "variance", "risk")
 
 
 def _shown(y):
@@ -239,7 +238,7 @@ def build_risk(fig):
 
 def draw_risk(a, curves, log_t):
     c = curves
-    shown = {key: _shown(c.curves[key[0]][PARTS.index(key[1])]) for key in a.lines}
+    shown = {key: _shown(getattr(c.curves[key[0]], key[1])) for key in a.lines}
     for key, line in a.lines.items():
         line.set_data(c.t, shown[key])
     for line, which in ((a.t_hat, "pretrained"), (a.t_hat_random, "random")):
@@ -255,8 +254,8 @@ def draw_risk(a, curves, log_t):
     a.ax.set_ylim(max(low, top * 1e-8) / 2, min(top, 1e6) * 2)
     t_now = 10 ** log_t
     a.now.set_xdata([t_now, t_now])
-    b = float(np.interp(t_now, c.t, c.curves["pretrained"][0]))
-    var = float(np.interp(t_now, c.t, c.curves["pretrained"][1]))
+    b = float(np.interp(t_now, c.t, c.curves["pretrained"].bias2))
+    var = float(np.interp(t_now, c.t, c.curves["pretrained"].variance))
     a.now_text.set_text(f"t = {t_now:.3g}\nbias² {b:.3g}, variance {var:.3g}, "
                         f"risk {b + var:.3g}")
 
