@@ -85,8 +85,7 @@ def app_rows():
         "p": iter(np.round(np.linspace(0.25, 0.35, 1000), 5)),
         "q": iter(np.round(np.linspace(0.08, 0.12, 1000), 5)),
         "seed": iter(range(1, 10**6)),
-        "starts": iter([32, 64] * 1000),
-        "init": iter(["bernoulli", "uniform"] * 1000),
+        "starts": iter(range(20, 257)),
         "n": iter(range(2002, 3000, 2)),
         "trails": iter([False, True] * 1000),
     }

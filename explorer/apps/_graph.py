@@ -181,20 +181,6 @@ class Graph:
         self._check(what, names, set(self.params) | set(self.stages))
         return names
 
-    def downstream(self, name: str) -> list[str]:
-        """The stages that read ``name`` directly or through other stages."""
-        out: list[str] = []
-        for stage in self.stages.values():
-            if name in stage.inputs or any(i in out for i in stage.inputs):
-                out.append(stage.name)
-        return out
-
-    def forget(self, name: str) -> None:
-        """Drop the cached results of every stage downstream of ``name`` (for benchmarks:
-        the next change of ``name`` is then a cold recompute)."""
-        for stage in self.downstream(name):
-            self._caches[stage].clear()
-
     # ------------------------------------------------------------------ evaluation
 
     def key_of(self, names: Sequence[str], state: Mapping[str, Any],
