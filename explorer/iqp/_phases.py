@@ -87,12 +87,13 @@ class _Structured:
                                    shape=(self.L, self.in_pa.size))
 
     def _angles(self, theta):
-        t = np.zeros(self.n)
-        t[self.single_qubit] = theta[self.single_gate]
-        Theta = np.zeros((self.n, self.n))
-        Theta[self.pi, self.pj] = theta[self.pair_gate]
-        Theta[self.pj, self.pi] = theta[self.pair_gate]
-        return t, Theta
+        # Repeated generators add their angles (exp(i a Z) exp(i b Z) = exp(i (a + b) Z)):
+        # bincount sums duplicates, where an indexed assignment would keep only the last.
+        n = self.n
+        t = np.bincount(self.single_qubit, weights=theta[self.single_gate], minlength=n)
+        Theta = np.bincount(self.pi * n + self.pj, weights=theta[self.pair_gate],
+                            minlength=n * n).reshape(n, n)
+        return t, Theta + Theta.T
 
     def phases(self, theta):
         t, Theta = self._angles(theta)
