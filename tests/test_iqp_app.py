@@ -24,7 +24,7 @@ def test_landscape_slice_is_the_exact_loss_through_the_start(app):
     assert np.allclose(app.result.start.theta0, theta0)
     mid = len(iqp_app.SLICE) // 2
     assert app.artists["landscape"].line.get_ydata()[mid] == pytest.approx(
-        iqp.mmd2_exact(theta0, gates, data, sigma), rel=1e-10)
+        iqp.mmd2_exact(theta0, gates, data, sigma, unbiased=True), rel=1e-10)
     stats = iqp.low_order_statistics(theta0, gates, data)
     means = app.artists["statistics"].means.get_offsets()
     assert np.allclose(means[:, 1], 1 - 2 * stats["model_mean"])

@@ -248,6 +248,49 @@ def test_structured_phases_equal_the_dense_construction(sigma):
                  n_samples=5, method="structured")
 
 
+def test_unbiased_exact_mmd_is_the_pair_sum_over_distinct_samples():
+    """mmd2_exact(unbiased=True) against a brute-force sum over all bit strings and all pairs
+    of distinct samples (duplicated rows are distinct samples)."""
+    n, sigma = 4, 0.8
+    rng = np.random.default_rng(3)
+    gates = iqp.local_gates(n)
+    theta = rng.uniform(-1, 1, len(gates))
+    data = (rng.random((7, n)) < 0.4).astype(np.uint8)
+    data[6] = data[0]
+    q = iqp.exact_probs(theta, gates, n)
+    xs = np.array([[(k >> (n - 1 - i)) & 1 for i in range(n)] for k in range(2**n)])
+    g = np.exp(-1 / (2 * sigma**2))
+    k = lambda a, b: g ** np.sum(a != b)                              # noqa: E731
+    qq = sum(q[a] * q[b] * k(xs[a], xs[b]) for a in range(2**n) for b in range(2**n))
+    qd = sum(q[a] * k(xs[a], x) for a in range(2**n) for x in data) / len(data)
+    dd = sum(k(data[i], data[j]) for i in range(7) for j in range(7) if i != j) / (7 * 6)
+    # the exact_probs ordering must match xs: check on the data term of the V-statistic too
+    assert iqp.mmd2_exact(theta, gates, data, sigma, unbiased=True) == pytest.approx(
+        qq - 2 * qd + dd, abs=1e-12)
+    dd_v = sum(k(a, b) for a in data for b in data) / 49
+    assert iqp.mmd2_exact(theta, gates, data, sigma) == pytest.approx(qq - 2 * qd + dd_v,
+                                                                      abs=1e-12)
+
+
+def test_the_estimator_averages_to_the_unbiased_exact_value_not_the_v_statistic():
+    n, M = 6, 20
+    rng = np.random.default_rng(8)
+    gates = iqp.local_gates(n)
+    theta = rng.uniform(-0.5, 0.5, len(gates))
+    data = (rng.random((M, n)) < 0.3).astype(np.uint8)
+    sigma = iqp.sigma_for_mean_weight(n, 2.0)
+    draws = np.array([iqp.mmd2(theta, gates, data, sigma, n_ops=200, n_samples=200, rng=s)
+                      for s in range(200)])
+    se = draws.std(ddof=1) / np.sqrt(draws.size)
+    u = iqp.mmd2_exact(theta, gates, data, sigma, unbiased=True)
+    v = iqp.mmd2_exact(theta, gates, data, sigma)
+    assert abs(draws.mean() - u) < 4 * se < abs(draws.mean() - v)
+    # and the landscape's exact and estimated slices are that same quantity
+    d = rng.standard_normal((1, len(gates)))
+    exact = iqp.loss_slice(theta, d, [[0.0]], gates, data, sigma, exact=True)
+    assert exact[0] == pytest.approx(u, abs=1e-12)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_repeated_generators_add_their_angles_on_every_path(seed):
     """Duplicates (in any order, pairs written either way round) act as one gate with the

@@ -20,7 +20,13 @@ from ._circuit import (
     _walsh_hadamard,
     exact_expval,
 )
-from ._mmd import _check_data, _kernel_quadratic, empirical_distribution, operator_probability
+from ._mmd import (
+    _check_data,
+    _kernel_quadratic,
+    empirical_distribution,
+    operator_probability,
+    unbiased_shift,
+)
 from ._phases import phase_model
 
 __all__ = ["loss_slice", "low_order_statistics"]
@@ -40,7 +46,10 @@ def loss_slice(theta0, directions, coords, gates, data, sigma: float, *, exact: 
     gates, data, sigma
         As in :func:`mmd2`.
     exact : bool, optional
-        Exact MMD^2 (V-statistic; n <= 20); default: exact when n <= 12.
+        Exact MMD^2 (n <= 20); default: exact when n <= 12. Both paths give the same
+        quantity, the MMD^2 with the data-data term over distinct samples
+        (``mmd2_exact(..., unbiased=True)``), which the estimator estimates without bias, so
+        the slices agree across the switch up to sampling noise.
     n_ops, n_samples, rng
         Draws of the estimator, shared by all grid points.
 
@@ -67,12 +76,13 @@ def loss_slice(theta0, directions, coords, gates, data, sigma: float, *, exact: 
         E0 = _phase_exponent(theta0, G).reshape(-1)
         Ek = [_phase_exponent(d, G).reshape(-1) for d in D]
         p_hat = empirical_distribution(data)
+        shift = unbiased_shift(p_hat, M, n, sigma)
         out = np.empty(C.shape[0])
         for i, c in enumerate(C):
             E = E0 + sum(ck * e for ck, e in zip(c, Ek, strict=True))
             psi = _walsh_hadamard(np.exp(1j * E)) / 2**n
             q = psi.real**2 + psi.imag**2
-            out[i] = _kernel_quadratic(q / q.sum() - p_hat, n, sigma)
+            out[i] = _kernel_quadratic(q / q.sum() - p_hat, n, sigma) + shift
         return out
     L = check_int("n_ops", n_ops, 1)
     N = check_int("n_samples", n_samples, 2)

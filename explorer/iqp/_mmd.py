@@ -140,10 +140,14 @@ def _kernel_quadratic(d: np.ndarray, n: int, sigma: float) -> float:
     return float(d @ Kd.reshape(-1))
 
 
-def mmd2_exact(theta, gates, data, sigma: float) -> float:
-    """Exact squared MMD between the circuit's distribution and the empirical one (n <= 20).
+def mmd2_exact(theta, gates, data, sigma: float, *, unbiased: bool = False) -> float:
+    """Exact squared MMD between the circuit's distribution and the data's (n <= 20).
 
-    The V-statistic (q - p_hat)^T K (q - p_hat) with the Gaussian kernel on bit strings.
+    By default the V-statistic (q - p_hat)^T K (q - p_hat) with the Gaussian kernel on bit
+    strings, p_hat the empirical distribution. With ``unbiased=True`` the data-data term
+    p_hat^T K p_hat becomes its U-statistic (pairs of distinct samples), which is what
+    :func:`mmd2` estimates without bias: the two then differ only by sampling noise. Derived
+    here: with k(x, x) = 1, U = V + (p_hat^T K p_hat - 1) / (M - 1) for M samples.
 
     Examples
     --------
@@ -154,8 +158,18 @@ def mmd2_exact(theta, gates, data, sigma: float) -> float:
     data = _check_data(data)
     n = data.shape[1]
     sigma = check_real("sigma", sigma, 0.0, lo_open=True)
-    d = exact_probs(theta, gates, n) - empirical_distribution(data)
-    return _kernel_quadratic(d, n, sigma)
+    p_hat = empirical_distribution(data)
+    d = exact_probs(theta, gates, n) - p_hat
+    value = _kernel_quadratic(d, n, sigma)
+    return value + unbiased_shift(p_hat, data.shape[0], n, sigma) if unbiased else value
+
+
+def unbiased_shift(p_hat: np.ndarray, M: int, n: int, sigma: float) -> float:
+    """U minus V statistic of MMD^2 for data with empirical distribution ``p_hat``:
+    (p_hat^T K p_hat - 1) / (M - 1) (derived here; k(x, x) = 1). Zero for M = 1."""
+    if M < 2:
+        return 0.0
+    return (_kernel_quadratic(p_hat, n, sigma) - 1.0) / (M - 1)
 
 
 def mmd2(theta, gates, data, sigma: float, *, n_ops: int, n_samples: int, rng=None,
