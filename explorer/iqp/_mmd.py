@@ -158,9 +158,9 @@ def mmd2_exact(theta, gates, data, sigma: float, *, unbiased: bool = False) -> f
     data = _check_data(data)
     n = data.shape[1]
     sigma = check_real("sigma", sigma, 0.0, lo_open=True)
+    q = exact_probs(theta, gates, n)          # checks n <= 20 before 2^n memory is used
     p_hat = empirical_distribution(data)
-    d = exact_probs(theta, gates, n) - p_hat
-    value = _kernel_quadratic(d, n, sigma)
+    value = _kernel_quadratic(q - p_hat, n, sigma)
     return value + unbiased_shift(p_hat, data.shape[0], n, sigma) if unbiased else value
 
 
