@@ -214,6 +214,20 @@ def test_init_params_recipes():
         iqp.init_params("xavier", gates, n=5)
 
 
+def test_gates_on_three_or_more_qubits_start_at_zero_in_the_data_dependent_starts():
+    gates = iqp.local_gates(4, 3)                  # singles, pairs and triples
+    heavy = np.array([len(g) >= 3 for g in gates])
+    data = (np.random.default_rng(4).random((50, 4)) < 0.4).astype(np.uint8)
+    for strategy in ("data", "covariance"):
+        th = iqp.init_params(strategy, gates, data=data, scale=0.5, rng=5)
+        assert np.all(th[heavy] == 0.0), strategy
+    th = iqp.init_params("data", gates, data=data, scale=0.5, rng=5)
+    assert np.all(th[~heavy][4:] != 0.0)           # the pairs still get their noise
+    for strategy in ("identity", "unbiased"):      # these keep noise on every gate
+        th = iqp.init_params(strategy, gates, n=4, scale=0.5, rng=5)
+        assert np.all(th[heavy] != 0.0), strategy
+
+
 def test_gate_sets_and_validation():
     assert len(iqp.local_gates(150)) == 150 + 150 * 149 // 2 == 11325
     g = iqp.local_gates(4, 3)

@@ -17,7 +17,8 @@ covariance    arcsin sqrt(mu_i)  (no noise)       c pi C_ij / max|C|, c ~ U(-s/n
 ============  ==================================  =============================================
 
 mu_i is the mean of bit i in the data; C the covariance of the +-1 encoded data (ddof 1) with a
-zero diagonal. Gates on three or more qubits get 0 + eps (0 for covariance). The covariance
+zero diagonal. Gates on three or more qubits get 0 + eps for identity and unbiased, and exactly
+0 for the two data-dependent starts (as the paper's code does: no noise there). The covariance
 factor c uses the same normalisation nu as the noise (reference/iqp.md section 5, corrected:
 earlier versions drew c from U(-s, s) whatever nu).
 """
@@ -92,6 +93,8 @@ def init_params(strategy: str, gates, *, data=None, scale: float = 1.0,
     elif strategy in ("data", "covariance"):
         mu = data.mean(axis=0)
         centre[single] = np.arcsin(np.sqrt(mu[first[single]]))
+    if strategy == "data":
+        noise[gs.weight >= 3] = 0.0          # data-dependent starts leave them at 0
     if strategy != "covariance":
         return centre + noise
     pm = 2.0 * data.astype(float) - 1.0
