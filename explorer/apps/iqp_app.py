@@ -380,10 +380,12 @@ INTRO = (
     "n}|0^n\\rangle$ defines a distribution $q_\\theta$ over $n$-bit strings, fitted to data by "
     "minimising the squared MMD with a Gaussian kernel. Every Z-correlator is an average over "
     "uniform bit strings, $\\langle Z_a\\rangle = E_z[\\cos\\Phi_a(z)]$, so the loss and its "
-    "gradient are estimated <b>classically at any $n$</b>. Lerch et al. (arXiv:2603.14576) "
-    "show that starting from uniformly random angles gives a barren plateau, a loss variance "
-    "that vanishes like $2^{-n}$, while the identity, the unbiased (uniform distribution) and "
-    "the data-dependent starts keep it trainable.</p> "
+    "gradient are estimated <b>classically at any $n$</b>. S. Lerch et al. (arXiv:2603.14576) "
+    "show that, with the kernel's mean operator weight held fixed as $n$ grows, starting from "
+    "uniformly random angles gives a barren plateau, a loss variance that vanishes like "
+    "$2^{-n}$, while the identity, the unbiased (uniform distribution) and the data-dependent "
+    "starts avoid that exponential decay, so training can start; with a constant bandwidth "
+    "the picture changes (switch <b>bandwidth</b>).</p> "
 )
 
 #: What the views show, folded behind "read more" (from the paper and reference/*.md).
