@@ -111,3 +111,15 @@ def test_dragging_on_the_risk_plot_moves_the_time_cursor(app):
     assert app.state["log_t"] == pytest.approx(round(np.log10(1234.0), 2))
     assert app.artists["risk"].now.get_xdata()[0] == pytest.approx(10 ** app.state["log_t"])
     assert app.n_computes == n and "log_t=" in app.query_string()
+
+
+def test_rates_are_disabled_with_a_reason_for_a_fixed_kernel():
+    app = ntk_app.make_app(query_string="")
+    assert not app.task_rows["rates"].run.disabled
+    app.apply_preset("real language model")
+    row = app.task_rows["rates"]
+    assert row.run.disabled and "pick a synthetic kernel" in row.label.value
+    with pytest.raises(ValueError, match="one fixed matrix"):
+        app.run("rates")
+    app.set_state({"source": "exponential"})
+    assert not row.run.disabled and "fixed matrix" not in row.label.value

@@ -113,6 +113,9 @@ class Task:
     help : str
     columns : callable, optional
         ``columns(value) -> dict of 1-D arrays`` for the CSV/JSON export.
+    unavailable : callable, optional
+        ``unavailable(**inputs) -> str or None``: why the task cannot run with the current
+        settings (its Run button is then disabled and says so), or None.
     """
 
     name: str
@@ -120,6 +123,7 @@ class Task:
     button: str = ""
     help: str = ""
     columns: Callable[[Any], Mapping[str, Any]] | None = None
+    unavailable: Callable[..., str | None] | None = None
     inputs: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -159,6 +163,8 @@ class Graph:
             known.add(s.name)
         for t in tasks:
             self._check(f"task {t.name!r}", t.inputs, known)
+            if t.unavailable is not None:
+                self._check(f"task {t.name!r} (unavailable)", inputs_of(t.unavailable), known)
         for v in views:
             self._check(f"view {v.name!r}", v.inputs, known | set(self.tasks))
         self._caches: dict[str, OrderedDict] = {s: OrderedDict() for s in self.stages}

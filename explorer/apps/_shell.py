@@ -36,7 +36,7 @@ from matplotlib.text import Text
 
 from .._common import check_option
 from ._export import Exporter
-from ._graph import Graph, Stage, Task, View
+from ._graph import Graph, Stage, Task, View, inputs_of
 from ._layout import PX_PER_INCH, GridLayout
 from ._params import SEED, Param, parse_query
 from ._status import DEBUG_ENV, StatusLine
@@ -586,8 +586,18 @@ class App:
 
     # ------------------------------------------------------------------ tasks
 
+    def unavailable(self, name: str) -> str | None:
+        """Why task ``name`` cannot run with the current settings, or None."""
+        task = self.graph.tasks[check_option("task", name, self.graph.tasks)]
+        if task.unavailable is None:
+            return None
+        return self._call(task.unavailable, inputs_of(task.unavailable))
+
     def run(self, name: str) -> None:
         """Start task ``name`` on the current (last good) settings."""
+        reason = self.unavailable(name)
+        if reason:
+            raise ValueError(reason)
         task = self.graph.tasks[check_option("task", name, self.graph.tasks)]
         inputs = {i: self.result[i] if i in self.result else self.state[i]
                   for i in task.inputs}
@@ -624,6 +634,12 @@ class App:
     def _update_task_label(self, name: str) -> None:
         row = self.task_rows[name]
         if self.tasks.running(name):
+            return
+        reason = self.unavailable(name)
+        row.run.disabled = bool(reason)
+        row.run.tooltip = reason or (self.graph.tasks[name].help or None)
+        if reason:
+            row.label.value = html.escape(reason)
             return
         rec = self.task_result(name)
         others = self.tasks.records.get(name, {})

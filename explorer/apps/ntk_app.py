@@ -153,13 +153,20 @@ STAGES = [Stage(f) for f in (attention, spectrum, target, curves, task_model, ta
 
 def rates(ctx, source, r, R, sigma, beta, gamma, rank, kappa, seed):
     """Background task: risk at T_hat and at the oracle against n (synthetic spectra)."""
-    kind = "polynomial" if source in ("attention", "language model") else source
-    return ntk.rate_sweep(RATE_NS, kind=kind, r=r, R=R, sigma=sigma, beta=beta, gamma=gamma,
+    return ntk.rate_sweep(RATE_NS, kind=source, r=r, R=R, sigma=sigma, beta=beta, gamma=gamma,
                           m=rank, kappa=kappa, rng=np.random.default_rng([seed, 3]),
                           executor=ctx.executor, on_progress=ctx.progress, cancel=ctx.cancel)
 
 
-TASKS = [Task("rates", rates, button="Run rates",
+def rates_unavailable(source) -> str | None:
+    """Rates vary n, which a fixed kernel (a model's eNTK at one data set) cannot."""
+    if source in ("attention", "language model"):
+        return (f"rates in n need a kernel family defined at every n; the {source} eNTK is "
+                f"one fixed matrix: pick a synthetic kernel to run rates")
+    return None
+
+
+TASKS = [Task("rates", rates, button="Run rates", unavailable=rates_unavailable,
               help="risk at T_hat and at the oracle for n = 100 ... 12800",
               columns=lambda v: {"n": v.n, "risk_hat": v.risk_hat,
                                  "risk_oracle": v.risk_oracle})]
@@ -175,7 +182,7 @@ def _risk_at(curves, t_steps: float, which: str = "pretrained") -> float:
     return float(np.interp(t_steps, curves.t, curves.curves[which].risk))
 
 
-def summary(spectrum, curves, R, R_random, alpha) -> str:
+def summary(spectrum, curves, R, R_random, alpha, source) -> str:
     st, o = curves.stopping["pretrained"], curves.oracle["pretrained"]
     sr = curves.stopping["random"]
     risk = curves.curves["pretrained"].risk
@@ -186,6 +193,10 @@ def summary(spectrum, curves, R, R_random, alpha) -> str:
              f"random start (R={R_random:g}): T_hat={_fmt_t(sr.t_hat)}"]
     if alpha > 2:
         parts.append("step above 2/lam_1: gradient descent diverges")
+    if source == "language model":
+        parts.append("illustrative target: the shape of the real residual y - f0 of the "
+                     "pretrained head, scaled to R (its own RKHS norm, the norm of the label "
+                     "interpolant, is about 0.9)")
     return "; ".join(parts)
 
 
