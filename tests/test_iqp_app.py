@@ -55,7 +55,30 @@ def test_variance_task_covers_every_strategy(app):
     assert set(variance) == set(iqp.STRATEGIES)
     full = variance["full_range"]
     assert list(full.n) == [6, 8] and np.all(full.exact)
-    assert np.array_equal(app.artists["variance"].lines["full_range"].get_ydata(), full.variance)
+    a = app.artists["variance"]
+    for strategy, lv in variance.items():
+        # points only where the estimate is more than 2 se above 0; bounds elsewhere
+        sig = lv.variance > 2 * lv.se
+        assert np.array_equal(a.lines[strategy].get_ydata(), lv.variance[sig])
+        assert np.allclose(a.bounds[strategy].get_ydata(), (lv.variance + 2 * lv.se)[~sig])
+    assert "variance.full_range.se" in app.export_columns()
+
+
+def test_estimator_noise_is_never_drawn_as_a_variance():
+    """Above the exact range, a variance estimate within 2 se of zero (or below it) is shown
+    as an upper bound, never as a point on the curve."""
+    from explorer.iqp._train import LossVariance
+
+    app = iqp_app.make_app(query_string="")
+    a = iqp_app.build_variance(app.figures["variance"])
+    lv = LossVariance(n=np.array([6, 8, 10]), variance=np.array([1e-3, 2e-6, -1e-6]),
+                      se=np.array([1e-5, 5e-6, 4e-6]), mean=np.zeros(3), grad_max=np.ones(3),
+                      sigma=np.ones(3), exact=np.array([True, False, False]), n_draws=50,
+                      strategy="identity")
+    iqp_app.draw_variance(a, {"identity": lv})
+    assert list(a.lines["identity"].get_xdata()) == [6]
+    assert list(a.bounds["identity"].get_xdata()) == [8, 10]
+    assert np.allclose(a.bounds["identity"].get_ydata(), [2e-6 + 1e-5, -1e-6 + 8e-6])
 
 
 def test_training_task_draws_a_curve_per_strategy(app):

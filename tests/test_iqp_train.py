@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from explorer import iqp
+from explorer import datasets, iqp
 from explorer._common import Status
 
 
@@ -93,3 +93,30 @@ def test_training_and_variance_validation():
         iqp.loss_variance([6], "identity", data=data, bandwidth="median")
     with pytest.raises(ValueError, match=r"n_values entries must be an integer in \[2, 6\]"):
         iqp.loss_variance([8], "identity", data=data)
+
+
+def test_standard_error_of_the_variance_matches_its_spread_over_repeats():
+    """_covariance_se against the spread of the estimate over independent repeats and the
+    normal-theory value sqrt(2 / N) s^2 (X = Y, Gaussian draws)."""
+    from explorer.iqp._train import _covariance_se
+
+    rng = np.random.default_rng(0)
+    N, s2 = 400, 2.5
+    estimates, ses = [], []
+    for _ in range(300):
+        x = rng.normal(0.0, np.sqrt(s2), N)
+        estimates.append(np.cov(x, x)[0, 1])
+        ses.append(_covariance_se(x, x))
+    assert np.mean(ses) == pytest.approx(np.std(estimates), rel=0.1)
+    assert np.mean(ses) == pytest.approx(np.sqrt(2 / N) * s2, rel=0.1)
+    # independent X and Y: the covariance is 0 and its se is s^2 / sqrt(N)
+    x, y = rng.normal(0, 1, 10_000), rng.normal(0, 1, 10_000)
+    assert _covariance_se(x, y) == pytest.approx(1 / np.sqrt(10_000), rel=0.05)
+
+
+def test_loss_variance_reports_standard_errors():
+    data = datasets.genomic(8, rng=2026)
+    lv = iqp.loss_variance([6, 8], "identity", data=data, scale=0.5, n_draws=40,
+                           exact_up_to=6, rng=1)
+    assert lv.se.shape == lv.variance.shape and np.all(lv.se > 0)
+    assert list(lv.exact) == [True, False]

@@ -155,6 +155,11 @@ class LossVariance:
         Var over theta0 of the exact MMD^2 (n <= exact_up_to) or of its estimator's mean,
         the latter from the covariance of two independent estimates per draw (unbiased: the
         estimator's own noise cancels).
+    se : ndarray
+        Standard error of ``variance``: the standard deviation of the centred products
+        (X_i - mean X)(Y_i - mean Y) over sqrt(draws) (derived here; the delta method for a
+        sample covariance, X = Y for exact values). Above the exact range it can exceed the
+        variance by orders of magnitude: a value within 2 se of zero is only an upper bound.
     mean : ndarray
         Mean MMD^2 over the draws.
     grad_max : ndarray
@@ -168,12 +173,20 @@ class LossVariance:
 
     n: np.ndarray
     variance: np.ndarray
+    se: np.ndarray
     mean: np.ndarray
     grad_max: np.ndarray
     sigma: np.ndarray
     exact: np.ndarray
     n_draws: int
     strategy: str
+
+
+def _covariance_se(x, y) -> float:
+    """Standard error of the sample covariance of paired draws (derived here)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    products = (x - x.mean()) * (y - y.mean())
+    return float(products.std(ddof=1) / np.sqrt(x.size))
 
 
 def _variance_job(job: dict, rng: np.random.Generator) -> tuple:
@@ -265,6 +278,7 @@ def loss_variance(n_values: Sequence[int], strategy: str, *, data, bandwidth: st
     variance = np.array([np.cov(by_n[n][0], by_n[n][1])[0, 1] for n in done])
     return LossVariance(
         n=np.array(done), variance=variance,
+        se=np.array([_covariance_se(by_n[n][0], by_n[n][1]) for n in done]),
         mean=np.array([np.mean(by_n[n][0]) for n in done]),
         grad_max=np.array([np.mean(by_n[n][2]) for n in done]),
         sigma=np.array([sigmas[n] for n in done]),
