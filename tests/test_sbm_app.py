@@ -148,3 +148,21 @@ def test_a_click_on_the_phase_plane_starts_the_population_map_there(app):
     assert np.allclose(np.column_stack(clone.artists["phase"].clicked.get_data()), drawn)
     app.press("phase", 1.7, -0.2)                                # clamped to the unit square
     assert (app.state["x0"], app.state["y0"]) == (1.0, 0.0)
+
+
+def test_misspecified_and_joint_runs_are_classified_with_their_own_map(app):
+    app.set_state({"n": 2000, "p": 0.3, "q": 0.1, "parameters": "misspecified", "p_hat": 0.8,
+                   "q_hat": 0.4, "init": "uniform", "seed": 0})
+    bm = app.result.population.run.extras["block_means"][-1]
+    want = sbm.classify_limits(np.clip(bm[0], 0, 1), np.clip(bm[1], 0, 1), n=2000, p=0.3,
+                               q=0.1, tol=1e-5, p_hat=0.8, q_hat=0.4)
+    assert list(app.result.population.kinds) == list(want)
+    assert "cycle" in set(want)                  # p_hat + q_hat > 1: everybody-in-one flips
+    assert "runs: misspecified" in app.artists["phase"].ax.get_title()
+    app.set_state({"parameters": "estimated"})
+    bm = app.result.population.run.extras["block_means"][-1]
+    want = sbm.classify_limits(np.clip(bm[0], 0, 1), np.clip(bm[1], 0, 1), n=2000, p=0.3,
+                               q=0.1, tol=1e-5, joint=True)
+    assert list(app.result.population.kinds) == list(want)
+    app.set_state({"parameters": "known"})
+    assert app.artists["phase"].ax.get_title() == "(1) population phase plane"

@@ -6,6 +6,8 @@ finite differences of the ELBO, and the swap symmetries of the constants
 (reference/sbm.md sections 2 to 5, derived there).
 """
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy.special import expit
@@ -205,3 +207,47 @@ def test_no_warnings_when_saturated(recwarn):
     tr = sbm.population_run([1.0, 0.0], [0.0, 1.0], n=1_000_000, p=0.999, q=1e-6, max_iter=5)
     assert np.all(np.isfinite(tr.objective))
     sbm.basins(1_000_000, 0.999, 1e-6, grid=11)
+
+
+def test_misspecified_map_is_one_bcavi_sweep_with_those_parameters():
+    """The 2-D misspecified map against the n-dimensional BCAVI sweep on the expected graph of
+    the true (p, q) with the update's (p_hat, q_hat) (block-constant starts)."""
+    n, p, q = 400, 0.3, 0.1
+    A = sbm.expected_graph(n, p, q)
+    for (p_hat, q_hat), (x, y) in itertools.product([(0.8, 0.4), (0.12, 0.05)],
+                                                    [(0.9, 0.2), (0.6, 0.55), (0.1, 0.3)]):
+        psi = np.r_[np.full(n // 2, x), np.full(n // 2, y)][:, None]
+        run = sbm.bcavi(A, psi, p=p_hat, q=q_hat, max_iter=1, tol=0)
+        want = run.extras["block_means"][1].ravel()
+        got = sbm.population_map(x, y, n=n, p=p, q=q, p_hat=p_hat, q_hat=q_hat)
+        assert np.allclose(got, want, atol=1e-12)
+    # with the true parameters it is the known map
+    assert np.allclose(sbm.population_map(0.7, 0.2, n=n, p=p, q=q, p_hat=p, q_hat=q),
+                       sbm.population_map(0.7, 0.2, n=n, p=p, q=q), atol=1e-15)
+    with pytest.raises(ValueError, match="p_hat and q_hat go together"):
+        sbm.population_map(0.7, 0.2, n=n, p=p, q=q, p_hat=0.2)
+
+
+def test_limits_are_classified_under_the_map_that_was_iterated():
+    """With p_hat + q_hat > 1 the misspecified map alternates between everybody-in-one-class
+    states: a 2-cycle, which the known map would call all-same."""
+    n, p, q, p_hat, q_hat = 2000, 0.3, 0.1, 0.8, 0.4
+    x, y = np.array([0.9, 0.7]), np.array([0.2, 0.7])
+    for _ in range(300):
+        x, y = sbm.population_map(x, y, n=n, p=p, q=q, p_hat=p_hat, q_hat=q_hat)
+    kinds = sbm.classify_limits(x, y, n=n, p=p, q=q, p_hat=p_hat, q_hat=q_hat)
+    assert list(kinds) == ["truth", "cycle"]
+    assert list(sbm.classify_limits(x, y, n=n, p=p, q=q)) == ["truth", "all_same"]
+    # joint updates from below the escape offset collapse to the centre: fixed there
+    d = sbm.escape_threshold(n, p, q) / 2
+    x, y = np.array([0.5 + d]), np.array([0.5 - d])
+    for _ in range(500):
+        x, y, _, _ = sbm.joint_population_map(x, y, n=n, p=p, q=q)
+    assert list(sbm.classify_limits(x, y, n=n, p=p, q=q, joint=True)) == ["centre"]
+
+
+def test_tol_zero_runs_exactly_max_iter_sweeps():
+    A, _ = sbm.sample_graph(60, 0.4, 0.1, rng=0)
+    psi = sbm.initial_psi("uniform", 60, 3, rng=1)
+    run = sbm.bcavi(A, psi, p=0.4, q=0.1, max_iter=7, tol=0)
+    assert run.times[-1] == 7 and run.status.name == "MAX_ITER"

@@ -197,8 +197,12 @@ def population(n, pq, psi0, updates, schedule, damping, max_iter, live_limits):
     run = sbm.bcavi(sbm.expected_graph(n, *pq), psi0, max_iter=max_iter, damping=damping,
                     tol=1e-9, **updates)
     bx, by = run.extras["block_means"][-1]
+    # Classified under the map these runs iterate: misspecified (p_hat, q_hat) or joint.
+    the_map = ({"joint": True} if updates.get("estimate") else
+               {"p_hat": updates["p"], "q_hat": updates["q"]} if updates["p"] != pq[0]
+               or updates["q"] != pq[1] else {})
     kinds = sbm.classify_limits(np.clip(bx, 0, 1), np.clip(by, 0, 1), n=n, p=pq[0], q=pq[1],
-                                tol=1e-5)
+                                tol=1e-5, **the_map)
     return SimpleNamespace(run=run, kinds=kinds)
 
 
@@ -317,7 +321,7 @@ def build_phase(fig):
     return a
 
 
-def draw_phase(a, landscape, population, trails, clicked):
+def draw_phase(a, landscape, population, trails, clicked, parameters):
     a.image.set_data(np.vectorize(_KIND_CODE.__getitem__, otypes=[int])(landscape.basins.kind))
     a.separatrix.set_data(landscape.basins.separatrix[:, 0], landscape.basins.separatrix[:, 1])
     for role, artist in a.fixed.items():
@@ -329,6 +333,10 @@ def draw_phase(a, landscape, population, trails, clicked):
     a.starts.set_offsets(bm[0].T)
     path = clicked.iterates[:, 0, :] if clicked is not None else np.empty((0, 2))
     a.clicked.set_data(path[:, 0], path[:, 1])
+    # The basins and fixed points are those of the known-(p, q) map; say so when the runs
+    # iterate another one.
+    a.ax.set_title("(1) population phase plane" if parameters == "known" else
+                   f"(1) basins: known (p, q); runs: {parameters}")
 
 
 def press_phase(a, ax, x, y) -> dict:

@@ -99,7 +99,8 @@ def _block_args(x, y, n, p, q):
     return a * ux + b * uy, b * ux + a * uy
 
 
-def population_map(x, y, *, n: int, p: float, q: float) -> tuple[np.ndarray, np.ndarray]:
+def population_map(x, y, *, n: int, p: float, q: float, p_hat: float | None = None,
+                   q_hat: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One BCAVI sweep of the population dynamics on block-constant states.
 
     Parameters
@@ -109,7 +110,12 @@ def population_map(x, y, *, n: int, p: float, q: float) -> tuple[np.ndarray, np.
     n : int
         Number of nodes (even, >= 4).
     p, q : float
-        Edge probabilities, ``0 < q < p < 1``.
+        Edge probabilities of the graph, ``0 < q < p < 1``.
+    p_hat, q_hat : float, optional
+        The (misspecified) edge probabilities the update uses, both or neither
+        (``0 < q_hat < p_hat < 1``); default the true ones. Derived here: the update then is
+        logit x+ = 4 t_hat [(m - 1)(p - lam_hat)(x - 1/2) + m (q - lam_hat)(y - 1/2)] and
+        symmetrically for y, with (t_hat, lam_hat) = constants(p_hat, q_hat).
 
     Returns
     -------
@@ -126,7 +132,16 @@ def population_map(x, y, *, n: int, p: float, q: float) -> tuple[np.ndarray, np.
     p, q = _check_pq(p, q)
     x = check_array("x", x, lo=0.0, hi=1.0)
     y = check_array("y", y, lo=0.0, hi=1.0)
-    gx, gy = _block_args(x, y, n, p, q)
+    if p_hat is None and q_hat is None:
+        gx, gy = _block_args(x, y, n, p, q)
+    else:
+        if p_hat is None or q_hat is None:
+            raise ValueError("p_hat and q_hat go together: give both or neither")
+        t_hat, lam_hat = constants(p_hat, q_hat)
+        m = n // 2
+        a, b = 4 * t_hat * (m - 1) * (p - lam_hat), 4 * t_hat * m * (q - lam_hat)
+        ux, uy = np.asarray(x, dtype=float) - 0.5, np.asarray(y, dtype=float) - 0.5
+        gx, gy = a * ux + b * uy, b * ux + a * uy
     return expit(gx), expit(gy)
 
 
@@ -254,12 +269,66 @@ def population_run(
     )
 
 
-def classify_limits(x, y, *, n: int, p: float, q: float, tol: float = 1e-6) -> np.ndarray:
-    """Name the limit each end point has reached.
+def _logit_coefficients(p_hat, q_hat):
+    """(4t, 4t lam) in the no-division form, safe when p_hat = q_hat (then both are 0)."""
+    eps = 1e-300
+    p_hat = np.clip(p_hat, eps, 1 - 1e-16)
+    q_hat = np.clip(q_hat, eps, 1 - 1e-16)
+    l1 = np.log(p_hat) - np.log(q_hat) + np.log1p(-q_hat) - np.log1p(-p_hat)  # 2t
+    l2 = np.log1p(-q_hat) - np.log1p(-p_hat)  # 2t lam
+    return 2 * l1, 2 * l2
+
+
+def joint_population_map(x, y, *, n: int, p: float, q: float):
+    """One joint update (M-step, then the psi step) of the population dynamics on the block plane.
+
+    The M-step refits (p_hat, q_hat) to the expected graph of the true (p, q) under the current
+    block-constant psi; the psi step then uses them. Vectorised over arrays x, y.
+
+    Returns
+    -------
+    x_next, y_next, p_hat, q_hat : ndarray
+    """
+    n = _check_n(n)
+    p, q = _check_pq(p, q)
+    x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
+    m = n // 2
+    xb, yb = 1 - x, 1 - y
+    within = p * m * (m - 1)
+    # psi' P psi + (1-psi)' P (1-psi), and (1-psi)' P psi, for block-constant psi
+    same = within * (x * x + y * y + xb * xb + yb * yb) + 2 * q * m * m * (x * y + xb * yb)
+    cross = within * (xb * x + yb * y) + q * m * m * (xb * y + yb * x)
+    s, sb = m * (x + y), m * (xb + yb)
+    same_pairs = s * s - m * (x * x + y * y) + sb * sb - m * (xb * xb + yb * yb)
+    cross_pairs = sb * s - m * (xb * x + yb * y)
+    p_hat, q_hat = same / same_pairs, cross / cross_pairs
+    c1, c2 = _logit_coefficients(p_hat, q_hat)
+    ux, uy = x - 0.5, y - 0.5
+    fx = c1 * (p * (m - 1) * ux + q * m * uy) - c2 * ((m - 1) * ux + m * uy)
+    fy = c1 * (q * m * ux + p * (m - 1) * uy) - c2 * (m * ux + (m - 1) * uy)
+    return _sigmoid(fx), _sigmoid(fy), p_hat, q_hat
+
+
+def classify_limits(x, y, *, n: int, p: float, q: float, tol: float = 1e-6,
+                    p_hat: float | None = None, q_hat: float | None = None,
+                    joint: bool = False) -> np.ndarray:
+    """Name the limit each end point has reached, under the map that was iterated.
 
     A point is *fixed* when one sweep moves it by less than ``tol``; fixed points
     are then sorted by geometry, since the label-swap symmetry places the truth
     pair on the anti-diagonal x + y = 1 and the all-same pair on the diagonal.
+
+    Parameters
+    ----------
+    x, y : array_like
+        End points (block means).
+    n, p, q
+        The graph, as in :func:`population_map`.
+    tol : float
+    p_hat, q_hat : float, optional
+        Classify under the misspecified map with these fixed update parameters.
+    joint : bool
+        Classify under the joint map (M-step then psi step, :func:`joint_population_map`).
 
     Returns
     -------
@@ -270,8 +339,16 @@ def classify_limits(x, y, *, n: int, p: float, q: float, tol: float = 1e-6) -> n
     """
     x = check_array("x", x, lo=0.0, hi=1.0)
     y = check_array("y", y, lo=0.0, hi=1.0)
-    x1, y1 = population_map(x, y, n=n, p=p, q=q)
-    x2, y2 = population_map(x1, y1, n=n, p=p, q=q)
+    if joint and (p_hat is not None or q_hat is not None):
+        raise ValueError("joint estimation refits (p_hat, q_hat): do not pass them with joint")
+    if joint:
+        def step(u, v):
+            return joint_population_map(u, v, n=n, p=p, q=q)[:2]
+    else:
+        def step(u, v):
+            return population_map(u, v, n=n, p=p, q=q, p_hat=p_hat, q_hat=q_hat)
+    x1, y1 = step(x, y)
+    x2, y2 = step(np.clip(x1, 0, 1), np.clip(y1, 0, 1))
     fixed = np.maximum(np.abs(x1 - x), np.abs(y1 - y)) < tol
     cycle = ~fixed & (np.maximum(np.abs(x2 - x), np.abs(y2 - y)) < tol)
     s, d = np.abs(x + y - 1), np.abs(x - y)

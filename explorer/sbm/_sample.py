@@ -10,7 +10,7 @@ import numpy as np
 from scipy.special import expit
 
 from .._common import Status, Trajectory, as_rng, check_array, check_int, check_option, check_real
-from ._population import _check_n, _check_pq, _entropy, _sigmoid
+from ._population import _check_n, _check_pq, _entropy, _logit_coefficients, _sigmoid
 
 
 def sample_graph(n: int, p: float, q: float, *, rng=None):
@@ -470,16 +470,6 @@ def m_step(A, psi, *, n: int | None = None, p_true=None, q_true=None):
     return p_hat, q_hat
 
 
-def _logit_coefficients(p_hat, q_hat):
-    """(4t, 4t lam) in the no-division form, safe when p_hat = q_hat (then both are 0)."""
-    eps = 1e-300
-    p_hat = np.clip(p_hat, eps, 1 - 1e-16)
-    q_hat = np.clip(q_hat, eps, 1 - 1e-16)
-    l1 = np.log(p_hat) - np.log(q_hat) + np.log1p(-q_hat) - np.log1p(-p_hat)  # 2t
-    l2 = np.log1p(-q_hat) - np.log1p(-p_hat)  # 2t lam
-    return 2 * l1, 2 * l2
-
-
 SCHEDULES = ("batch", "sequential")
 
 
@@ -522,7 +512,8 @@ def bcavi(
     max_iter : int
         Maximum number of sweeps.
     tol : float
-        Converged when no entry of psi (nor p_hat, q_hat) moves more than ``tol``.
+        Converged when no entry of psi (nor p_hat, q_hat) moves more than ``tol``; 0 runs
+        exactly ``max_iter`` sweeps (a common way to ask for a fixed number).
     schedule : {"batch", "sequential"}
     damping : float in [0, 1)
         Weight kept on the previous psi (batch schedule only).
@@ -558,7 +549,7 @@ def bcavi(
     schedule = check_option("schedule", schedule, SCHEDULES)
     damping = check_real("damping", damping, 0.0, 1.0, hi_open=True)
     max_iter = check_int("max_iter", max_iter, 1, 1_000_000)
-    tol = check_real("tol", tol, 0.0, lo_open=True)
+    tol = check_real("tol", tol, 0.0)
     if not isinstance(estimate, bool | np.bool_):
         raise ValueError(f"estimate must be True or False; got {estimate!r}")
     if (p is None) != (q is None):

@@ -20,8 +20,9 @@ from ._population import (
     _sigmoid,
     classify_limits,
     constants,
+    joint_population_map,
 )
-from ._sample import _logit_coefficients, bcavi
+from ._sample import bcavi
 
 __all__ = [
     "INITS",
@@ -209,36 +210,6 @@ def success_probability(
     hits = sum(r[0] for r in res.results)
     total = sum(r[1] for r in res.results)
     return hits / total if total else float("nan")
-
-
-def joint_population_map(x, y, *, n: int, p: float, q: float):
-    """One joint update (M-step, then the psi step) of the population dynamics on the block plane.
-
-    The M-step refits (p_hat, q_hat) to the expected graph of the true (p, q) under the current
-    block-constant psi; the psi step then uses them. Vectorised over arrays x, y.
-
-    Returns
-    -------
-    x_next, y_next, p_hat, q_hat : ndarray
-    """
-    n = _check_n(n)
-    p, q = _check_pq(p, q)
-    x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
-    m = n // 2
-    xb, yb = 1 - x, 1 - y
-    within = p * m * (m - 1)
-    # psi' P psi + (1-psi)' P (1-psi), and (1-psi)' P psi, for block-constant psi
-    same = within * (x * x + y * y + xb * xb + yb * yb) + 2 * q * m * m * (x * y + xb * yb)
-    cross = within * (xb * x + yb * y) + q * m * m * (xb * y + yb * x)
-    s, sb = m * (x + y), m * (xb + yb)
-    same_pairs = s * s - m * (x * x + y * y) + sb * sb - m * (xb * xb + yb * yb)
-    cross_pairs = sb * s - m * (xb * x + yb * y)
-    p_hat, q_hat = same / same_pairs, cross / cross_pairs
-    c1, c2 = _logit_coefficients(p_hat, q_hat)
-    ux, uy = x - 0.5, y - 0.5
-    fx = c1 * (p * (m - 1) * ux + q * m * uy) - c2 * ((m - 1) * ux + m * uy)
-    fy = c1 * (q * m * ux + p * (m - 1) * uy) - c2 * (m * ux + (m - 1) * uy)
-    return _sigmoid(fx), _sigmoid(fy), p_hat, q_hat
 
 
 def _joint_outcome(delta, n, p, q, max_iter=2000):
