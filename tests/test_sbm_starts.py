@@ -162,3 +162,21 @@ def test_monte_carlo_also_tends_to_the_asymptote():
     large = sbm.success_probability(20000, p, q, n_inits=k, rng=45)
     se = np.sqrt(asym * (1 - asym) / k)
     assert large <= small + Z * se and large > asym - Z * se
+
+
+@pytest.mark.parametrize(("k1", "k2"), [(3, 9), (9, 3), (6, 6), (2, 10), (7, 4)])
+def test_bernoulli_groups_follow_the_n_dimensional_population_dynamics_exactly(k1, k2):
+    """The group reduction with weights k/m and 1 - k/m against population BCAVI in n
+    dimensions from a hard 0/1 start with k1 and k2 ones in the two blocks."""
+    from explorer.sbm._starts import _group_dynamics
+
+    n, p, q, m = 24, 0.5, 0.1, 12
+    psi = np.zeros(n)
+    psi[:k1] = 1.0
+    psi[m:m + k2] = 1.0
+    run = sbm.bcavi("population", psi[:, None], p=p, q=q, n=n, max_iter=200, tol=1e-13)
+    want = run.extras["block_means"][-1].ravel()
+    k = np.array([[k1, k2]])
+    weights = np.stack([(m - k) / m, k / m], axis=-1)
+    x, y = _group_dynamics(k - m / 2.0, np.array([-0.5, 0.5]), weights, n, p, q, 200)
+    assert np.allclose([x[0], y[0]], want, atol=1e-9)

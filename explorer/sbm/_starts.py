@@ -102,34 +102,47 @@ def _semianalytic(n, p, q, init, eps, n_inits, rng, max_iter) -> float:
 
     In the population map a node's update depends on the block sums and on its own value
     (the self term is excluded), so nodes with equal starts stay equal forever. Each block is
-    a mixture of G groups: the two values of a Bernoulli start, with exact binomial block
-    sums, which makes it exact for the population dynamics; or 24 Gauss-Legendre nodes for a
-    uniform start, with block sums S1, S2 ~ N(0, m sigma^2) in the first step.
+    a mixture of G groups: for a Bernoulli start the two values, weighted by the drawn counts
+    k/m and 1 - k/m of each block, which makes it exact for the population dynamics; for a
+    uniform or near-centre start 24 Gauss-Legendre nodes with their fixed weights, the block
+    sums S1, S2 ~ N(0, m sigma^2) in the first step (an approximation).
     """
-    t, lam = constants(p, q)
     m = n // 2
     if init == "bernoulli":
-        # Exact block sums: ties S1 = S2 (no signal along v) have probability ~ 1/sqrt(pi m).
-        S = rng.binomial(m, 0.5, size=(n_inits, 2)) - m / 2
-        nodes, weights = np.array([-0.5, 0.5]), np.array([0.5, 0.5])
+        k = rng.binomial(m, 0.5, size=(n_inits, 2))          # ones in each block
+        nodes = np.array([-0.5, 0.5])
+        weights = np.stack([(m - k) / m, k / m], axis=-1)      # (draw, block, group)
+        S = k - m / 2.0
     else:
         S = np.sqrt(m * _init_variance(init, eps)) * rng.standard_normal((n_inits, 2))
         half = 0.5 if init == "uniform" else eps
         z, w = np.polynomial.legendre.leggauss(24)
-        nodes, weights = half * z, w / 2
+        nodes, weights = half * z, np.broadcast_to(w / 2, (n_inits, 2, z.size))
+    x, y = _group_dynamics(S, nodes, weights, n, p, q, max_iter)
+    return float(np.mean(classify_limits(x, y, n=n, p=p, q=q, tol=1e-6) == "truth"))
+
+
+def _group_dynamics(S, nodes, weights, n, p, q, max_iter):
+    """Block means after population BCAVI from starts made of groups of equal nodes.
+
+    ``S`` (draws, 2) are the first block sums of psi - 1/2; ``nodes`` (G,) the groups' start
+    values minus 1/2; ``weights`` (draws, 2, G) each group's share of its block.
+    """
+    t, lam = constants(p, q)
+    m = n // 2
     a, b = 4 * t * (p - lam), 4 * t * (q - lam)
-    U = np.broadcast_to(nodes, (n_inits, 2, nodes.size))  # (draw, block, group), u = psi - 1/2
+    U = np.broadcast_to(nodes, weights.shape)              # u = psi - 1/2 per group
     for sweep in range(max_iter):
         if sweep > 0:
-            S = m * (U @ weights)
+            S = m * np.sum(U * weights, axis=-1)
         own, other = S[:, :, None], S[:, ::-1, None]
         new = _sigmoid(a * (own - U) + b * other) - 0.5
         moved = np.max(np.abs(new - U))
         U = new
         if moved < 1e-12:
             break
-    x, y = 0.5 + U[:, 0] @ weights, 0.5 + U[:, 1] @ weights
-    return float(np.mean(classify_limits(x, y, n=n, p=p, q=q, tol=1e-6) == "truth"))
+    return 0.5 + np.sum(U[:, 0] * weights[:, 0], axis=-1), \
+        0.5 + np.sum(U[:, 1] * weights[:, 1], axis=-1)
 
 
 def success_probability(
@@ -159,9 +172,11 @@ def success_probability(
     method : {"montecarlo", "semianalytic", "asymptotic"}
         ``montecarlo``: population BCAVI in n dimensions from ``n_inits`` starts (O(n) per
         sweep per start; run in chunks through :func:`explorer.sweep.run_sweep`, so an
-        ``executor`` spreads it); ``semianalytic``: Gaussian block sums and the dynamics of
-        groups of nodes sharing a start value, the 2-D map refined by the nodes' own terms
-        (cheap at any n); ``asymptotic``: the n -> infinity limit
+        ``executor`` spreads it); ``semianalytic``: the dynamics of groups of nodes sharing
+        a start value, the 2-D map refined by the nodes' own terms (cheap at any n): exact
+        for Bernoulli starts (binomial counts, groups weighted k/m and 1 - k/m), an
+        approximation for the others (Gaussian block sums, 24 quadrature groups);
+        ``asymptotic``: the n -> infinity limit
         (2/pi) arctan((p - q)/|p + q - 2 lam|).
     n_inits : int
         Number of random starts (not used by "asymptotic").
