@@ -21,6 +21,7 @@ lab: $(VENV)/.stamp-lab
 	$(VENV)/bin/jupyter lab notebooks/index.ipynb --ServerApp.ip=127.0.0.1
 
 test: $(VENV)/.stamp-test
+	@.ci/ensure-chromium
 	$(PY) -m ruff check .
 	$(PY) -m pytest tests explorer notebooks --nbmake --nbmake-timeout=300 -p no:cacheprovider $(PYTEST_ARGS)
 

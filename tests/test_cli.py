@@ -41,3 +41,37 @@ def test_serve_command_binds_loopback_and_finds_the_landing_page():
     cmd = voila_command(nb, 8866, "127.0.0.1")
     assert "--Voila.ip=127.0.0.1" in cmd and "--port=8866" in cmd
     assert "--VoilaConfiguration.show_tracebacks=False" in cmd
+
+
+def _fake_bin(tmp_path, uid: int):
+    """A PATH of stand-ins: apt-get records its arguments, id reports ``uid``, no chromium."""
+    import os
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "apt.log"
+    (bin_dir / "apt-get").write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    (bin_dir / "id").write_text(f"#!/bin/sh\necho {uid}\n")
+    (bin_dir / "sudo").write_text("#!/bin/sh\nexit 1\n")
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    env = {"PATH": str(bin_dir), "ENSURE_CHROMIUM_BIN": str(tmp_path / "no-chromium"),
+           "HOME": os.environ.get("HOME", "/tmp")}
+    return env, log
+
+
+def test_make_test_installs_chromium_when_missing_and_root(tmp_path):
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / ".ci" / "ensure-chromium"
+    env, log = _fake_bin(tmp_path, 0)
+    out = subprocess.run(["/bin/bash", str(script)], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert log.read_text().splitlines() == ["update -qq",
+                                            "install -y -qq --no-install-recommends chromium"]
+    # Without root (and no sudo) nothing is installed; the browser tests then say what to do.
+    user = tmp_path / "user"
+    user.mkdir()
+    env, log = _fake_bin(user, 1000)
+    out = subprocess.run(["/bin/bash", str(script)], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and "needs root" in out.stdout and not log.exists()
