@@ -39,7 +39,8 @@ def sigma_for_mean_weight(n: int, w: float) -> float:
     """
     n = check_int("n", n, 1)
     w = check_real("w", w, 0.0, n / 2, lo_open=True, hi_open=True)
-    return float((-2.0 * math.log(1.0 - 2.0 * w / n)) ** -0.5)
+    # log1p keeps a tiny w from rounding 1 - 2w/n to 1 (and the power from dividing by 0)
+    return float((-2.0 * math.log1p(-2.0 * w / n)) ** -0.5)
 
 
 BANDWIDTHS = ("mean_weight", "constant", "sigma")
@@ -102,10 +103,16 @@ def bandwidth(mode: str, n: int, *, w: float = 2.0, sigma: float | None = None,
     return sigma_for_mean_weight(n, min(w, n / 2 - 0.01))
 
 
+def _inverse_two_sigma2(sigma: float) -> float:
+    """1 / (2 sigma^2), inf when sigma^2 underflows (the kernel is then the identity)."""
+    two_s2 = 2.0 * sigma * sigma
+    return math.inf if two_s2 == 0.0 else 1.0 / two_s2
+
+
 def operator_probability(sigma: float) -> float:
     """p_sigma = (1 - exp(-1 / (2 sigma^2))) / 2, the chance that an operator acts on a qubit."""
     sigma = check_real("sigma", sigma, 0.0, lo_open=True)
-    return float(-np.expm1(-1.0 / (2.0 * sigma * sigma)) / 2.0)
+    return float(-np.expm1(-_inverse_two_sigma2(sigma)) / 2.0)
 
 
 def _check_data(data, n: int | None = None) -> np.ndarray:
@@ -131,7 +138,7 @@ def empirical_distribution(data) -> np.ndarray:
 
 def _kernel_quadratic(d: np.ndarray, n: int, sigma: float) -> float:
     """d^T K d with K = (x) [[1, g], [g, 1]], g = exp(-1/(2 sigma^2)), applied axis by axis."""
-    g = math.exp(-1.0 / (2.0 * sigma * sigma))
+    g = math.exp(-_inverse_two_sigma2(sigma))
     Kd = d.reshape((2,) * n)
     for axis in range(n):
         a = np.take(Kd, 0, axis=axis)

@@ -501,9 +501,9 @@ def stopping_time(lam, R: float, sigma: float, *, alpha: float | None = None) ->
     lam : array_like, shape (n,)
         Eigenvalues of K_n (>= 0).
     R : float
-        RKHS distance of the pretrained start from the target (>= 0); R = 0 gives 0.
+        RKHS distance of the pretrained start from the target, in [0, 1e100]; R = 0 gives 0.
     sigma : float
-        Noise level (>= 0); sigma = 0 gives inf (never stop).
+        Noise level, in [0, 1e100]; sigma = 0 gives inf (never stop).
     alpha : float, optional
         Step size; 1/lam_1 by default, as everywhere in this module (:func:`step_size`).
         T_hat counts steps of this size: the rule depends on alpha t only.
@@ -525,8 +525,8 @@ def stopping_time(lam, R: float, sigma: float, *, alpha: float | None = None) ->
     True
     """
     lam = _check_lam(lam)
-    R = check_real("R", R, 0.0)
-    sigma = check_real("sigma", sigma, 0.0)
+    R = check_real("R", R, 0.0, 1e100)
+    sigma = check_real("sigma", sigma, 0.0, 1e100)
     # any step is allowed: the rule is in alpha t (no warning above 1/lam_1, unlike the GD paths)
     alpha = (1.0 / float(lam.max()) if alpha is None
              else check_real("alpha", alpha, 0.0, lo_open=True))
@@ -536,12 +536,16 @@ def stopping_time(lam, R: float, sigma: float, *, alpha: float | None = None) ->
     if sigma == 0:
         return StoppingTime(math.inf, 0.0, 0.0)
     spec = _SortedSpectrum(lam)
-    k = R * R / (4 * _E * _E * sigma * sigma)
+    # Both rules compare in logs, so no extreme R, sigma or alpha overflows or divides by 0.
+    log_n, log_a = math.log(n), math.log(alpha)
+    log_scale = math.log(R) - math.log(2 * _E * sigma)          # log(R / (2 e sigma))
+
+    def log_sum_min(log_c: float) -> float:
+        return math.log(spec.sum_min(math.exp(min(log_c, 700.0))))
 
     # eps_hat: R_hat(eps) <= R eps^2 / (2 e sigma)  <=>  sum min(lam, eps^2) <= n k' eps^4
     def excess(log_eps):
-        e2 = math.exp(2 * log_eps)
-        return spec.sum_min(e2) / n - (R * e2 / (2 * _E * sigma)) ** 2
+        return log_sum_min(2 * log_eps) - log_n - 2 * (log_scale + 2 * log_eps)
 
     lo, hi = -60.0, 60.0  # excess(lo) > 0 (tiny eps), excess(hi) <= 0 (huge eps)
     for _ in range(200):
@@ -553,10 +557,14 @@ def stopping_time(lam, R: float, sigma: float, *, alpha: float | None = None) ->
         if hi - lo < 1e-15:
             break
     eps_hat = math.exp(hi)
-    # T_hat from the same rule in t; the integer search cross-checks the eps identity.
-    def fires(t: float) -> bool:
-        return spec.sum_min(1.0 / (alpha * t)) > n * k / (alpha * alpha * t * t)
 
+    # T_hat from the same rule in t: sum min(lam, 1/(alpha t)) > n k / (alpha t)^2, with
+    # k = (R / (2 e sigma))^2; the integer search cross-checks the eps identity.
+    def fires(t: float) -> bool:
+        log_at = log_a + math.log(t)
+        return log_sum_min(-log_at) > log_n + 2 * log_scale - 2 * log_at
+
+    bound = 12 * R * R * eps_hat**2
     if fires(1.0):
         t_hat = 0.0
     else:
@@ -564,7 +572,7 @@ def stopping_time(lam, R: float, sigma: float, *, alpha: float | None = None) ->
         while not fires(hi_t):
             lo_t, hi_t = hi_t, hi_t * 2
             if hi_t > 1e18:
-                return StoppingTime(math.inf, eps_hat, 12 * R * R * eps_hat**2)
+                return StoppingTime(math.inf, eps_hat, bound)
         while hi_t - lo_t > 1:
             mid = math.floor((lo_t + hi_t) / 2)
             if fires(mid):
@@ -572,7 +580,7 @@ def stopping_time(lam, R: float, sigma: float, *, alpha: float | None = None) ->
             else:
                 lo_t = mid
         t_hat = hi_t - 1
-    return StoppingTime(float(t_hat), eps_hat, 12 * R * R * eps_hat**2)
+    return StoppingTime(float(t_hat), eps_hat, bound)
 
 
 def oracle_time(lam, coef, sigma: float, *, alpha: float | None = None) -> int:

@@ -93,7 +93,10 @@ def _bernoulli_positions(trials: int, prob: float, rng: np.random.Generator) -> 
     parts, last = [], -1
     while True:
         size = int(mean + 6 * np.sqrt(mean) + 16) if not parts else int(0.1 * mean + 64)
-        pos = last + np.cumsum(rng.geometric(prob, size=size))
+        # Gaps past the end change nothing; capping them keeps the sums from overflowing
+        # (at prob ~ 1e-300 a Geometric draw is beyond int64).
+        gaps = np.minimum(rng.geometric(prob, size=size), trials + 1)
+        pos = last + np.cumsum(gaps)
         if pos[-1] >= trials:
             parts.append(pos[:np.searchsorted(pos, trials)])
             return np.concatenate(parts)
