@@ -85,9 +85,14 @@ def test_training_task_draws_a_curve_per_strategy(app):
     app.set_state({"n_train": 12, "steps": 20, "lr": 0.05, "n_ops": 50})
     app.run("training")
     assert app.wait(600)
+    curves = app.task_result("training").value
     for strategy in iqp.STRATEGIES:
-        y = app.artists["training"].lines[strategy].get_ydata()
-        assert len(y) == 21 and np.all(np.isfinite(y))
+        raw = app.artists["training"].raw[strategy].get_ydata()
+        smooth = app.artists["training"].lines[strategy].get_ydata()
+        assert np.array_equal(raw, curves[strategy]) and len(raw) == 21
+        # the bold curve is the trailing mean of the last SMOOTH raw estimates, by hand
+        want = [np.mean(raw[max(0, k - iqp_app.SMOOTH + 1):k + 1]) for k in range(len(raw))]
+        assert np.allclose(smooth, want, rtol=1e-12)
 
 
 def test_data_dependent_start_beats_unbiased_on_genomic_data():
@@ -158,7 +163,7 @@ def test_starting_one_task_never_wipes_another(monkeypatch):
     assert set(variance) == set(iqp.STRATEGIES)
     # The same settings and seed give the same curves: nothing was lost or mixed.
     assert all(np.array_equal(curves[s], again[s]) for s in iqp.STRATEGIES)
-    y = app.artists["training"].lines["data"].get_ydata()
+    y = app.artists["training"].raw["data"].get_ydata()
     assert np.array_equal(y, curves["data"])
 
 

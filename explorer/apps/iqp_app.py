@@ -366,12 +366,18 @@ def draw_variance(a, variance):
     a.ax.set_title(f"{first.n_draws} starts, exact to n = {EXACT_VARIANCE_N}")
 
 
+#: Steps in the running mean of the training curves (the raw estimates are drawn faintly).
+SMOOTH = 25
+
+
 def build_training(fig):
     a = SimpleNamespace(ax=fig.add_subplot())
-    a.lines = {s: a.ax.plot([], [], "-", lw=1, c=c, label=s)[0]
+    a.raw = {s: a.ax.plot([], [], "-", lw=0.6, alpha=0.25, c=c)[0]
+             for s, c in STRATEGY_COLOURS.items()}
+    a.lines = {s: a.ax.plot([], [], "-", lw=1.5, c=c, label=s)[0]
                for s, c in STRATEGY_COLOURS.items()}
     a.ax.set(xlabel="step", ylabel="MMD² estimate", xlim=(0, 300), ylim=(-0.002, 0.05),
-             title="training")
+             title=f"training (running mean of {SMOOTH})")
     a.hint = a.ax.text(0.5, 0.5, "press 'Run training'", transform=a.ax.transAxes,
                        ha="center", va="center", color="grey")
     a.ax.legend(fontsize="x-small", loc="upper right")
@@ -381,9 +387,11 @@ def build_training(fig):
 def draw_training(a, training, steps):
     top = 0.0
     for s, line in a.lines.items():
-        y = training.get(s, []) if training else []
-        line.set_data(np.arange(len(y)), y)
-        if len(y):
+        y = np.asarray(training.get(s, []) if training else [], dtype=float)
+        x = np.arange(y.size)
+        a.raw[s].set_data(x, y)
+        line.set_data(x, iqp.running_mean(y, SMOOTH) if y.size else y)
+        if y.size:
             top = max(top, float(np.max(y)))
     a.ax.set_xlim(0, max(steps, 10))
     a.ax.set_ylim(-0.05 * (top or 0.05), 1.1 * (top or 0.05))

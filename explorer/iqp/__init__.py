@@ -36,7 +36,7 @@ from ._mmd import (
     sigma_for_mean_weight,
 )
 from ._phases import expval
-from ._train import OPTIMIZERS, LossVariance, adam, loss_variance, sgd, train
+from ._train import OPTIMIZERS, LossVariance, adam, loss_variance, running_mean, sgd, train
 
 __all__ = [
     "BANDWIDTHS",
@@ -47,6 +47,7 @@ __all__ = [
     "LossVariance",
     "adam",
     "loss_variance",
+    "running_mean",
     "sgd",
     "train",
     "NORMALISATIONS",

@@ -15,16 +15,54 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._common import Status, Trajectory, as_rng, check_int, check_option, check_real
+from .._common import (
+    Status,
+    Trajectory,
+    as_rng,
+    check_array,
+    check_int,
+    check_option,
+    check_real,
+)
 from ..sweep import run_sweep
 from ._circuit import EXACT_MAX_N, local_gates
 from ._init import STRATEGIES, init_params
 from ._mmd import BANDWIDTHS, _check_data, mmd2, mmd2_exact
 from ._mmd import bandwidth as _bandwidth  # loss_variance has an argument of that name
 
-__all__ = ["LossVariance", "OPTIMIZERS", "adam", "loss_variance", "sgd", "train"]
+__all__ = ["LossVariance", "OPTIMIZERS", "adam", "loss_variance", "running_mean", "sgd",
+           "train"]
 
 OPTIMIZERS = ("adam", "sgd")
+
+
+def running_mean(values, window: int) -> np.ndarray:
+    """Trailing running mean over the last ``window`` values (fewer at the start).
+
+    Training curves of the MMD^2 estimator are one noisy estimate per step; their running mean
+    shows the trend (the raw values are drawn faintly beside it).
+
+    Parameters
+    ----------
+    values : array_like, shape (K,)
+    window : int
+        >= 1.
+
+    Returns
+    -------
+    ndarray, shape (K,)
+
+    Examples
+    --------
+    >>> running_mean([1.0, 3.0, 5.0, 7.0], 2).tolist()
+    [1.0, 2.0, 4.0, 6.0]
+    """
+    y = check_array("values", values, ndim=1)
+    window = check_int("window", window, 1)
+    c = np.concatenate([[0.0], np.cumsum(y)])
+    k = np.arange(1, y.size + 1)
+    lo = np.maximum(k - window, 0)
+    return (c[k] - c[lo]) / (k - lo)
 
 
 class Optimizer(NamedTuple):
