@@ -166,3 +166,11 @@ def test_misspecified_and_joint_runs_are_classified_with_their_own_map(app):
     assert list(app.result.population.kinds) == list(want)
     app.set_state({"parameters": "known"})
     assert app.artists["phase"].ax.get_title() == "(1) population phase plane"
+
+
+def test_success_view_names_the_starts_it_shows(app):
+    app.set_state({"parameters": "known", "init": "bernoulli"})
+    assert app.artists["success"].ax.get_title() == "(5) success of bernoulli starts"
+    app.set_state({"init": "informed"})          # not an i.i.d. start: the uniform curve, said
+    assert app.artists["success"].ax.get_title() == "(5) success of uniform starts"
+    app.set_state({"init": "uniform"})

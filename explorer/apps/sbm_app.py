@@ -427,7 +427,7 @@ def build_success(fig):
     return a
 
 
-def draw_success(a, success, n, pq, p_hat, q_hat, monte_carlo):
+def draw_success(a, success, n, pq, p_hat, q_hat, monte_carlo, init):
     heat = "heatmap" in success
     for artist in (a.semi, a.asym, a.mc, a.n):
         artist.set_visible(not heat)
@@ -447,9 +447,12 @@ def draw_success(a, success, n, pq, p_hat, q_hat, monte_carlo):
     a.n.set_xdata([n, n])
     # The Monte Carlo points are shown only for the settings they were computed for.
     a.mc.set_data(*((monte_carlo["n"], monte_carlo["share"]) if monte_carlo else ([], [])))
+    # The curves exist for i.i.d. starts; an informed or one-class start is not one, so the
+    # view says which starts it shows instead of silently showing another's.
+    shown = init if init in sbm.INITS else "uniform"
     a.ax.set(xscale="log", xlim=(success["n"][0] / 1.3, success["n"][-1] * 1.3),
              ylim=(0.45, 1.02), xlabel="n", ylabel="share reaching truth",
-             title="(5) success of random starts")
+             title=f"(5) success of {shown.replace('_', '-')} starts")
 
 
 SMALL = (4.2, 2.7)
