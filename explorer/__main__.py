@@ -88,7 +88,10 @@ def ntk_lm(args: argparse.Namespace) -> int:
     """The real language model's eNTK (optional extra 'lm'; see explorer/ntk/lm.py)."""
     from .ntk import lm
 
-    print(lm.write(args.out))
+    try:
+        print(lm.write(args.out))
+    except ImportError as exc:
+        raise SystemExit(str(exc)) from None
     return 0
 
 

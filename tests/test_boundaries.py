@@ -27,7 +27,7 @@ def test_backends_import_without_ui_libraries():
 
 BACKEND_FILES = sorted(p for p in (ROOT / "explorer").rglob("*.py") if "apps" not in p.parts)
 #: Command-line entry points: the only backend modules that may print.
-CLI_FILES = {Path("__main__.py"), Path("ntk", "lm.py")}
+CLI_FILES = {Path("__main__.py")}
 
 
 @pytest.mark.parametrize("path", BACKEND_FILES, ids=lambda p: str(p.relative_to(ROOT)))

