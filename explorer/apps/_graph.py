@@ -17,6 +17,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,9 +141,6 @@ class Graph:
         Control names.
     stages, views, tasks : sequences of Stage, View, Task
         Stages in an order where each reads only controls and earlier stages.
-    extra : sequence of str
-        Further names a function may read (the app passes ``functions`` from its summary and
-        columns through the same rules).
     """
 
     def __init__(self, params: Sequence[str], stages: Sequence[Stage],
@@ -164,10 +162,11 @@ class Graph:
         for t in tasks:
             self._check(f"task {t.name!r}", t.inputs, known)
             if t.unavailable is not None:
-                self._check(f"task {t.name!r} (unavailable)", inputs_of(t.unavailable), known)
+                self.check_reads(f"task {t.name!r} (unavailable)", t.unavailable)
         for v in views:
             self._check(f"view {v.name!r}", v.inputs, known | set(self.tasks))
         self._caches: dict[str, OrderedDict] = {s: OrderedDict() for s in self.stages}
+        self._order = {name: k for k, name in enumerate(self.stages)}
         self.n_calls = 0
         #: Seconds of each stage's last computation (for the benchmarks' per-stage table).
         self.seconds: dict[str, float] = {}
@@ -204,15 +203,15 @@ class Graph:
         Raises whatever a stage raises; the stages that succeeded keep their cache entries
         (valid for their own inputs).
         """
-        from concurrent.futures import FIRST_COMPLETED, wait
-
         keys: dict[str, Hashable] = {}
+        stage_keys: dict[str, tuple] = {}          # each stage's own cache key
         values: dict[str, Any] = {}
         pending = dict(self.stages)                # not yet resolved, in declaration order
         running: dict = {}                         # future -> (name, key)
         error: BaseException | None = None
 
         def resolve(name: str, key: tuple) -> None:
+            stage_keys[name] = key
             values[name] = self._caches[name][key][0]
             keys[name] = ("=", values[name]) if _small_hashable(values[name]) else key
 
@@ -228,7 +227,7 @@ class Graph:
                         continue
                     del pending[name]
                     progress = True
-                    key = tuple(keys[i] if i in keys else state[i] for i in stage.inputs)
+                    key = self.key_of(stage.inputs, state, keys)
                     if key in self._caches[name]:
                         self._caches[name].move_to_end(key)
                         resolve(name, key)
@@ -239,7 +238,7 @@ class Graph:
             if not running:
                 break
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: list(self.stages).index(running[f][0])):
+            for future in sorted(done, key=lambda f: self._order[running[f][0]]):
                 name, key = running.pop(future)
                 try:
                     result = future.result()
@@ -256,9 +255,8 @@ class Graph:
         if error is not None:
             raise error
         notes: list[str] = []
-        for name, stage in self.stages.items():
-            key = tuple(keys[i] if i in keys else state[i] for i in stage.inputs)
-            notes += [m for m in self._caches[name][key][1] if m not in notes]
+        for name in self.stages:
+            notes += [m for m in self._caches[name][stage_keys[name]][1] if m not in notes]
         return values, keys, notes
 
     def _run(self, name: str, args: dict) -> tuple[Any, list[str]]:
@@ -275,8 +273,6 @@ _POOL: list = []
 def _pool():
     """One small thread pool per process for independent stages (created on first use)."""
     if not _POOL:
-        from concurrent.futures import ThreadPoolExecutor
-
         _POOL.append(ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2)),
                                         thread_name_prefix="explorer-stage"))
     return _POOL[0]

@@ -239,10 +239,10 @@ class App:
         self.params = [*params, *([] if any(p.name == "seed" for p in params) else [SEED])]
         self._by_name = {p.name: p for p in self.params}
         self.graph = Graph(list(self._by_name), stages, views, tasks)
-        self._summary = summary
-        self._summary_inputs = self.graph.check_reads("summary", summary) if summary else ()
-        self._columns = columns
-        self._columns_inputs = self.graph.check_reads("columns", columns) if columns else ()
+        for what, fn in (("summary", summary), ("columns", columns)):
+            if fn is not None:
+                self.graph.check_reads(what, fn)
+        self._summary, self._columns = summary, columns
         self._executor = executor
         self.presets = {k: dict(v) for k, v in (presets or {}).items()}
         for name, values in self.presets.items():
@@ -278,7 +278,6 @@ class App:
                 self._connect_pointer(view)
         self.exporter = Exporter(self)
 
-        safe = self.status_line.safe
         self.controls: dict[str, W.Widget] = {p.name: p.make_widget() for p in self.params}
         self.preset_names = ["(custom)", *self.presets]
         self.controls["preset"] = W.Dropdown(
@@ -482,7 +481,7 @@ class App:
         values, keys, notes = self.graph.evaluate(state)
         self.state, self.result, self._keys = state, Results(values), keys
         self._redraw()
-        summary = self._call(self._summary, self._summary_inputs) if self._summary else "ok"
+        summary = self._call(self._summary) if self._summary else "ok"
         if notes:
             self.status_line.set(f"{summary}. Note: {'; '.join(notes)}", "warning")
         else:
@@ -491,8 +490,13 @@ class App:
             self._update_task_label(name)
         self._update_permalink()
 
-    def _call(self, fn: Callable, inputs: Sequence[str]) -> Any:
-        return fn(**{i: self.result[i] if i in self.result else self.state[i] for i in inputs})
+    def _inputs(self, names: Sequence[str]) -> dict[str, Any]:
+        """Stage values and control values by name, as the current settings give them."""
+        return {i: self.result[i] if i in self.result else self.state[i] for i in names}
+
+    def _call(self, fn: Callable) -> Any:
+        """``fn`` applied to the inputs its parameter names declare."""
+        return fn(**self._inputs(inputs_of(fn)))
 
     def task_key(self, name: str) -> tuple:
         """The key of task ``name``'s inputs under the current settings."""
@@ -591,7 +595,7 @@ class App:
         task = self.graph.tasks[check_option("task", name, self.graph.tasks)]
         if task.unavailable is None:
             return None
-        return self._call(task.unavailable, inputs_of(task.unavailable))
+        return self._call(task.unavailable)
 
     def run(self, name: str) -> None:
         """Start task ``name`` on the current (last good) settings."""
@@ -599,8 +603,7 @@ class App:
         if reason:
             raise ValueError(reason)
         task = self.graph.tasks[check_option("task", name, self.graph.tasks)]
-        inputs = {i: self.result[i] if i in self.result else self.state[i]
-                  for i in task.inputs}
+        inputs = self._inputs(task.inputs)
         executor = self._executor() if callable(self._executor) else self._executor
         self.tasks.start(name, task.work, inputs, self.task_key(name), executor)
         row = self.task_rows[name]
@@ -728,7 +731,7 @@ class App:
     def export_columns(self) -> dict[str, np.ndarray]:
         """The export columns: the app's, then each task's current result, prefixed."""
         cols = {k: np.atleast_1d(v) for k, v in
-                (self._call(self._columns, self._columns_inputs) if self._columns
+                (self._call(self._columns) if self._columns
                  else {}).items()}
         for name, task in self.graph.tasks.items():
             rec = self.task_result(name)
