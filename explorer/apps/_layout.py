@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
+import anywidget
 import ipywidgets as W
 import traitlets
 
@@ -33,47 +34,37 @@ PX_PER_INCH = 72
 WIDTH_RANGE = (200, 10_000)
 HEIGHT_RANGE = (200, 10_000)
 
-try:  # a widget defined by a few lines of JavaScript, no build step (optional dependency)
-    import anywidget
+class SizeProbe(anywidget.AnyWidget):
+    """Reports the width of the element it sits in and the window's height."""
 
-    class SizeProbe(anywidget.AnyWidget):
-        """Reports the width of the element it sits in and the window's height."""
-
-        _esm = """
-        export default {
-          render({ model, el }) {
-            el.style.width = "100%";
-            el.style.height = "1px";
-            const report = () => {
-              const w = Math.round(el.getBoundingClientRect().width);
-              const h = Math.round(window.innerHeight);
-              if (w > 0 && (Math.abs(w - model.get("width")) >= 4 ||
-                            Math.abs(h - model.get("viewport_height")) >= 4)) {
-                model.set("width", w);
-                model.set("viewport_height", h);
-                model.save_changes();
-              }
-            };
-            const observer = new ResizeObserver(report);
-            observer.observe(el);
-            window.addEventListener("resize", report);
-            report();
-            return () => {
-              observer.disconnect();
-              window.removeEventListener("resize", report);
-            };
+    _esm = """
+    export default {
+      render({ model, el }) {
+        el.style.width = "100%";
+        el.style.height = "1px";
+        const report = () => {
+          const w = Math.round(el.getBoundingClientRect().width);
+          const h = Math.round(window.innerHeight);
+          if (w > 0 && (Math.abs(w - model.get("width")) >= 4 ||
+                        Math.abs(h - model.get("viewport_height")) >= 4)) {
+            model.set("width", w);
+            model.set("viewport_height", h);
+            model.save_changes();
           }
         };
-        """
-        width = traitlets.Int(0).tag(sync=True)
-        viewport_height = traitlets.Int(0).tag(sync=True)
-
-except ImportError:  # pragma: no cover - the app extra installs anywidget
-    class SizeProbe(W.DOMWidget):  # type: ignore[no-redef]
-        """Without anywidget the figures keep their declared sizes."""
-
-        width = traitlets.Int(0)
-        viewport_height = traitlets.Int(0)
+        const observer = new ResizeObserver(report);
+        observer.observe(el);
+        window.addEventListener("resize", report);
+        report();
+        return () => {
+          observer.disconnect();
+          window.removeEventListener("resize", report);
+        };
+      }
+    };
+    """
+    width = traitlets.Int(0).tag(sync=True)
+    viewport_height = traitlets.Int(0).tag(sync=True)
 
 
 def _cells(rows: Sequence[Sequence]) -> list[tuple[str, ...]]:

@@ -40,7 +40,7 @@ from ._graph import Graph, Stage, Task, View, inputs_of
 from ._layout import PX_PER_INCH, GridLayout
 from ._params import SEED, Param, parse_query
 from ._status import DEBUG_ENV, StatusLine
-from ._tasks import EventLoop, TaskRecord, TaskRunner
+from ._tasks import EventLoop, TaskRecord, TaskRunner, kernel_io_loop
 
 __all__ = ["App", "DEBUG_ENV", "Param", "Results", "Stage", "Task", "View", "new_figure",
            "parse_query"]
@@ -67,15 +67,6 @@ body:has(.explorer-lecture) .jp-MarkdownOutput {display: none;}
 # --------------------------------------------------------------------------- figures
 
 
-def _in_kernel() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and hasattr(shell, "kernel")
-
-
 def new_figure(figsize=(9, 5), dpi=72) -> Figure:
     """A figure built once and then updated in place.
 
@@ -83,7 +74,7 @@ def new_figure(figsize=(9, 5), dpi=72) -> Figure:
     auto-displayed twice); elsewhere (tests, CLI) a plain Agg figure with no pyplot state.
     Constrained layout keeps titles, labels and legends inside at any size and font scale.
     """
-    if _in_kernel():
+    if kernel_io_loop() is not None:
         import matplotlib.pyplot as plt
 
         plt.switch_backend("module://ipympl.backend_nbagg")

@@ -24,7 +24,8 @@ from ._status import collect_warnings
 __all__ = ["EventLoop", "TaskContext", "TaskRecord", "TaskRunner"]
 
 
-def _kernel_io_loop():
+def kernel_io_loop():
+    """The running kernel's IO loop, or None outside a kernel (tests, the command line)."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -43,7 +44,7 @@ class EventLoop:
     """
 
     def __init__(self, io_loop=None) -> None:
-        self._io_loop = io_loop if io_loop is not None else _kernel_io_loop()
+        self._io_loop = io_loop if io_loop is not None else kernel_io_loop()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
 
     @property
@@ -112,7 +113,6 @@ class TaskRecord:
 class _Run:
     thread: threading.Thread
     cancel: threading.Event
-    key: Hashable
     done: int = 0
     total: int = 1
     progress_posted: bool = False
@@ -205,7 +205,7 @@ class TaskRunner:
                 self.loop.post(lambda: self._on_progress(name, this.done, this.total, False))
 
         thread = threading.Thread(target=target, name=f"explorer-{name}", daemon=True)
-        this = _Run(thread=thread, cancel=cancel, key=key)
+        this = _Run(thread=thread, cancel=cancel)
         self._runs[name] = this
         thread.start()
         return thread
@@ -215,10 +215,6 @@ class TaskRunner:
         for task, run in self._runs.items():
             if name in (None, task):
                 run.cancel.set()
-
-    def cancelled(self, name: str) -> bool:
-        run = self._runs.get(name)
-        return run is not None and run.cancel.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every task ended and its results were applied; True if they did.
@@ -230,9 +226,7 @@ class TaskRunner:
             self.loop.drain()
             alive = [r.thread for r in self._runs.values() if r.thread.is_alive()]
             if not alive:
-                if self.loop.in_kernel:
-                    return True
-                self.loop.drain()   # the workers' last posts
+                self.loop.drain()   # the workers' last posts (nothing queued in a kernel)
                 return True
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:

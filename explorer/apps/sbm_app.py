@@ -191,16 +191,17 @@ def success(pq, init, eps, parameters) -> dict:
     return {"n": N_SUCCESS, "semianalytic": semi, "asymptotic": asym}
 
 
-def population(n, pq, psi0, updates, schedule, damping, max_iter, live_limits):
+def population(n, pq, psi0, updates, parameters, schedule, damping, max_iter,
+               live_limits):
     """Population BCAVI (expected graph) from every start, and the limit each reached."""
     damping = damping if schedule == "damped" else 0.0
     run = sbm.bcavi(sbm.expected_graph(n, *pq), psi0, max_iter=max_iter, damping=damping,
                     tol=1e-9, **updates)
     bx, by = run.extras["block_means"][-1]
     # Classified under the map these runs iterate: misspecified (p_hat, q_hat) or joint.
-    the_map = ({"joint": True} if updates.get("estimate") else
-               {"p_hat": updates["p"], "q_hat": updates["q"]} if updates["p"] != pq[0]
-               or updates["q"] != pq[1] else {})
+    the_map = {"estimated": {"joint": True},
+               "misspecified": {"p_hat": updates.get("p"), "q_hat": updates.get("q")}
+               }.get(parameters, {})
     kinds = sbm.classify_limits(np.clip(bx, 0, 1), np.clip(by, 0, 1), n=n, p=pq[0], q=pq[1],
                                 tol=1e-5, **the_map)
     return SimpleNamespace(run=run, kinds=kinds)
