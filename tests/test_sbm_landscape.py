@@ -203,3 +203,33 @@ def test_kind_agrees_with_iterating_small_perturbations(n, p, q):
             assert (dist > h) == (abs(lam_i) > 1), (fp.role, lam_i, dist)
         expected = {0: "sink", 1: "saddle", 2: "source"}[sum(grows)]
         assert fp.kind == expected, fp.role
+
+
+@pytest.mark.parametrize("p,q", [(0.3, 0.1), (0.05, 0.01), (0.8, 0.4)])
+def test_bifurcation_diagram_columns_are_the_fixed_points_of_each_n(p, q):
+    """One batched scan for all n gives, per n, the fixed points found for that n alone; each
+    point is fixed under the 2-D map, and the branch counts follow the thresholds."""
+    ns = np.unique(2 * np.round(np.geomspace(4, 20000, 25) / 2).astype(int))
+    d = sbm.bifurcation_diagram(p, q, ns, resolution=2001)
+    th = d["thresholds"]
+    assert th == sbm.thresholds(p, q)
+    for n in ns:
+        at = d["n"] == n
+        alone = [f for f in sbm.fixed_points(int(n), p, q, resolution=2001) if f.period == 1]
+        assert list(d["role"][at]) == [f.role for f in alone]
+        assert list(d["kind"][at]) == [f.kind for f in alone]
+        np.testing.assert_allclose(d["x"][at], [f.x for f in alone], atol=1e-12)
+        xn, yn = sbm.population_map(d["x"][at], d["y"][at], n=int(n), p=p, q=q)
+        np.testing.assert_allclose(xn, d["x"][at], atol=1e-9)
+        np.testing.assert_allclose(yn, d["y"][at], atol=1e-9)
+        mixed = int(np.sum(d["role"][at] == "mixed"))
+        assert mixed == (4 if n > th["all_same_stable"] else 0), (n, mixed)
+
+
+def test_basins_separatrix_tolerance_is_validated_and_bounds_the_bracket():
+    coarse = sbm.basins(2000, 0.3, 0.1, grid=41, max_iter=300, separatrix_tol=1e-4)
+    fine = sbm.basins(2000, 0.3, 0.1, grid=41, max_iter=300)
+    assert coarse.separatrix.shape == fine.separatrix.shape
+    assert np.max(np.abs(coarse.separatrix - fine.separatrix)) <= 1e-4
+    with pytest.raises(ValueError, match=r"separatrix_tol must be in \(0, 0.025\]; got 0.1"):
+        sbm.basins(2000, 0.3, 0.1, grid=41, separatrix_tol=0.1)

@@ -161,17 +161,13 @@ def clicked(placed, x0, y0, n, pq, max_iter):
 def landscape(n, pq, grid) -> SimpleNamespace:
     """Every fixed point of the population map and the basins on a grid."""
     return SimpleNamespace(fixed_points=sbm.fixed_points(n, *pq),
-                           basins=sbm.basins(n, *pq, grid=grid, max_iter=300))
+                           basins=sbm.basins(n, *pq, grid=grid, max_iter=300,
+                                             separatrix_tol=1e-6))
 
 
 def bifurcation(pq) -> dict:
     """Each period-1 fixed point's x over the n grid, its kind, and the thresholds."""
-    rows = [(int(n), f.x, f.y, f.role, f.kind) for n in N_GRID
-            for f in sbm.fixed_points(int(n), *pq, resolution=BIFURCATION_RESOLUTION)
-            if f.period == 1]
-    ns, xs, ys, roles, kinds = (np.array(c) for c in zip(*rows, strict=True))
-    return {"n": ns, "x": xs, "y": ys, "role": roles, "kind": kinds,
-            "thresholds": sbm.thresholds(*pq)}
+    return sbm.bifurcation_diagram(*pq, N_GRID, resolution=BIFURCATION_RESOLUTION)
 
 
 def success(pq, init, eps, parameters) -> dict:

@@ -25,7 +25,13 @@ Modules: ``_population`` (the exact 2-D population map, its runs and basins) and
 the M-step and BCAVI on a graph or the expected graph). Everything public is re-exported here.
 """
 
-from ._landscape import FixedPoint, fixed_points, misspecified_success, thresholds
+from ._landscape import (
+    FixedPoint,
+    bifurcation_diagram,
+    fixed_points,
+    misspecified_success,
+    thresholds,
+)
 from ._population import (
     LIMIT_KINDS,
     Basins,
@@ -82,6 +88,7 @@ __all__ = [
     "classify_limits",
     "constants",
     "elbo",
+    "bifurcation_diagram",
     "fixed_points",
     "m_step",
     "population_elbo",

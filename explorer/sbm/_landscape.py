@@ -22,7 +22,9 @@ from scipy.optimize import brentq
 from .._common import check_int
 from ._population import _block_coefficients, _check_n, _check_pq, constants, truth_threshold
 
-__all__ = ["FixedPoint", "fixed_points", "misspecified_success", "thresholds"]
+__all__ = [
+    "FixedPoint", "bifurcation_diagram", "fixed_points", "misspecified_success", "thresholds",
+]
 
 #: Eigenvalue magnitudes within this distance of 1 count as neither stable nor unstable.
 _MARGINAL = 1e-12
@@ -73,17 +75,13 @@ def _dsigma(z):
     return e / (1.0 + e) ** 2
 
 
-def _sigma(z):
-    return 0.5 + _s(z)
-
-
 def _symmetric_root(c: float) -> float | None:
     """The positive root of X = c s(X) (it exists iff c > 4, where the slope at 0 passes 1)."""
     if c <= 4.0:
         return None
 
     def f(X):
-        return c * float(_s(X)) - X
+        return 0.5 * c * math.tanh(0.5 * X) - X
 
     hi = c / 2.0
     lo = min(1.0, 0.5 * np.sqrt(48.0 * (c / 4.0 - 1.0) / c))
@@ -94,8 +92,13 @@ def _symmetric_root(c: float) -> float | None:
     return brentq(f, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=500)
 
 
+def _dsigma_scalar(z: float) -> float:
+    e = math.exp(-abs(z))
+    return e / (1.0 + e) ** 2
+
+
 def _jacobian(X, Y, a, b):
-    dx, dy = float(_dsigma(X)), float(_dsigma(Y))
+    dx, dy = _dsigma_scalar(float(X)), _dsigma_scalar(float(Y))
     return np.array([[dx * a, dx * b], [dy * b, dy * a]])
 
 
@@ -109,72 +112,96 @@ def _kind(eigs) -> str:
 
 
 def _eig_sorted(J):
-    # J = D M with D > 0 diagonal and M symmetric, so its eigenvalues are real.
-    eigs = np.real(np.linalg.eigvals(J))
-    return eigs[np.argsort(-np.abs(eigs))]
+    """Eigenvalues of a 2 x 2 Jacobian, largest magnitude first.
+
+    J = D M with D > 0 diagonal and M symmetric (or a product of two such, for the
+    2-step map), which is similar to a symmetric matrix: the eigenvalues are real, so the
+    closed form T/2 +- sqrt(T^2/4 - det) applies (a rounding-negative discriminant is 0).
+    Written out because it runs for every point of every bifurcation-diagram column.
+    """
+    (j11, j12), (j21, j22) = J.tolist()
+    half = 0.5 * (j11 + j22)
+    root = math.sqrt(max(0.25 * (j11 - j22) ** 2 + j12 * j21, 0.0))
+    # The larger-magnitude root first, the other from det / it (no cancellation).
+    big = half + math.copysign(root, half) if half != 0.0 else root
+    det = j11 * j22 - j12 * j21
+    small = det / big if big != 0.0 else 0.0
+    return np.array([big, small])
 
 
 def _point(X, Y, a, b, t, p, lam, role, period=1, J=None):
     J = _jacobian(X, Y, a, b) if J is None else J
     eigs = _eig_sorted(J)
-    transverse = -4 * t * (p - lam) * np.array([_dsigma(X), _dsigma(Y)], dtype=float)
+    X, Y = float(X), float(Y)
+    transverse = -4 * t * (p - lam) * np.array([_dsigma_scalar(X), _dsigma_scalar(Y)])
     return FixedPoint(
-        x=float(_sigma(X)), y=float(_sigma(Y)), logit_x=float(X), logit_y=float(Y),
-        kind=_kind(eigs), eigenvalues=eigs, role=role, period=period, transverse=transverse,
+        x=0.5 + 0.5 * math.tanh(0.5 * X), y=0.5 + 0.5 * math.tanh(0.5 * Y),
+        logit_x=X, logit_y=Y, kind=_kind(eigs), eigenvalues=eigs, role=role, period=period,
+        transverse=transverse,
     )
 
 
-def _mixed_roots(a: float, b: float, grid: int = 24001) -> list[tuple[float, float]]:
-    """Fixed points off both symmetry lines, found by scanning the less saturated block's logit Y.
+def _mixed_roots(a, b, grid: int = 24001) -> list[list[tuple[float, float]]]:
+    """Fixed points off both symmetry lines, for one map or many (``a``, ``b`` broadcast).
 
-    Given Y, the second equation fixes s(X) = r(Y) = (Y - a s(Y)) / b, so X = logit(1/2 + r);
-    the first equation gives X = a r + b s(Y). A root of H(Y), the difference of the two, is a
+    Each map's fixed points are found by scanning the less saturated block's logit Y. Given
+    Y, the second equation fixes s(X) = r(Y) = (Y - a s(Y)) / b, so X = logit(1/2 + r); the
+    first equation gives X = a r + b s(Y). A root of H(Y), the difference of the two, is a
     fixed point. Where |r| >= 1/2 the first X is infinite, so H is extended by -/+ infinity:
     a saturated block (X ~ 60 or 10^5, s(X) = 1/2 in double precision) then shows up as a
     sign change at the edge of the domain instead of being lost. Each point (X, Y) has a
     mirror (Y, X), added by the caller.
+
+    All maps are scanned as one (maps, grid) array and every bracket is bisected at once
+    (bisection, not Brent: H jumps to -/+ infinity at the domain's edge, where Brent's
+    interpolation degenerates to bisection anyway), so a bifurcation diagram over many n
+    costs a few array passes instead of a root-finder call per point.
+
+    Returns
+    -------
+    list, one per map, of (X, Y) pairs.
     """
-    ymax = min((a + abs(b)) / 2.0, 60.0)
+    a, b = (np.atleast_1d(np.asarray(v, dtype=float)) for v in np.broadcast_arrays(a, b))
     big = np.finfo(float).max
 
-    def H(Y):
-        Y = np.asarray(Y, dtype=float)
+    def H(Y, a, b):
         sy = _s(Y)
         r = (Y - a * sy) / b
         inside = np.abs(r) < 0.5
         rr = np.where(inside, r, 0.0)
         x_logit = np.log1p(2 * rr) - np.log1p(-2 * rr)
-        h = np.where(inside, a * r + b * sy - x_logit, np.where(r >= 0.5, -big, big))
-        return h
+        return np.where(inside, a * r + b * sy - x_logit, np.where(r >= 0.5, -big, big))
 
-    def H_scalar(Y: float) -> float:
-        # The same function on one float with math: brentq calls it thousands of times.
-        sy = 0.5 * math.tanh(0.5 * Y)
-        r = (Y - a * sy) / b
-        if r >= 0.5:
-            return -big
-        if r <= -0.5:
-            return big
-        return a * r + b * sy - (math.log1p(2 * r) - math.log1p(-2 * r))
-
-    def X_of(Y):
-        sy = float(_s(Y))
-        r = float(np.clip((Y - a * sy) / b, -0.5, 0.5))
-        return a * r + b * sy
-
-    Ys = np.linspace(-ymax, ymax, grid)
-    h = H(Ys)
-    roots = []
-    for i in np.flatnonzero(np.sign(h[:-1]) * np.sign(h[1:]) < 0):
-        Y = brentq(H_scalar, Ys[i], Ys[i + 1], xtol=1e-13, maxiter=500)
-        roots.append((X_of(Y), Y))
-    roots += [(X_of(Y), float(Y)) for Y in Ys[h == 0]]
-    off_lines = []
-    for X, Y in roots:
-        scale = 1.0 + abs(X) + abs(Y)
-        if abs(X - Y) > 1e-7 * scale and abs(X + Y) > 1e-7 * scale:
-            off_lines.append((X, Y))
-    return off_lines
+    ymax = np.minimum((a + np.abs(b)) / 2.0, 60.0)
+    Ys = np.linspace(-ymax, ymax, grid, axis=-1)               # (maps, grid)
+    A, B = a[:, None], b[:, None]
+    h = H(Ys, A, B)
+    k, i = np.nonzero(np.sign(h[:, :-1]) * np.sign(h[:, 1:]) < 0)
+    lo, hi = Ys[k, i], Ys[k, i + 1]
+    h_lo = h[k, i]
+    ak, bk = a[k], b[k]
+    # Halve until the bracket is below 1e-13 (as Brent's xtol was): the grid step is
+    # at most 120 / grid, so ~50 halvings suffice; stop early once all are that narrow.
+    for _ in range(64):
+        if lo.size == 0 or np.max(hi - lo) <= 1e-13:
+            break
+        mid = 0.5 * (lo + hi)
+        h_mid = H(mid, ak, bk)
+        left = np.sign(h_mid) == np.sign(h_lo)
+        lo, h_lo = np.where(left, mid, lo), np.where(left, h_mid, h_lo)
+        hi = np.where(left, hi, mid)
+    zk, zi = np.nonzero(h == 0)
+    maps = np.concatenate([k, zk])
+    Y = np.concatenate([0.5 * (lo + hi), Ys[zk, zi]])
+    sy = _s(Y)
+    r = np.clip((Y - a[maps] * sy) / b[maps], -0.5, 0.5)
+    X = a[maps] * r + b[maps] * sy
+    out: list[list[tuple[float, float]]] = [[] for _ in range(a.size)]
+    for j, x, y in zip(maps.tolist(), X.tolist(), Y.tolist(), strict=True):
+        scale = 1.0 + abs(x) + abs(y)
+        if abs(x - y) > 1e-7 * scale and abs(x + y) > 1e-7 * scale:
+            out[j].append((x, y))
+    return out
 
 
 def fixed_points(n: int, p: float, q: float, *, resolution: int = 24001) -> list[FixedPoint]:
@@ -218,6 +245,13 @@ def fixed_points(n: int, p: float, q: float, *, resolution: int = 24001) -> list
     """
     n = _check_n(n)
     p, q = _check_pq(p, q)
+    a, b, _, _ = _block_coefficients(n, p, q)
+    mixed = _mixed_roots(a, b, check_int("resolution", resolution, 101, 10_000_001))[0]
+    return _fixed_points(n, p, q, mixed)
+
+
+def _fixed_points(n: int, p: float, q: float, mixed: list[tuple[float, float]]):
+    """The fixed points of one map, given its mixed roots (one of each mirror pair or both)."""
     a, b, t, lam = _block_coefficients(n, p, q)
     out = [_point(0.0, 0.0, a, b, t, p, lam, "centre")]
     x_truth = _symmetric_root(a - b)
@@ -228,7 +262,6 @@ def fixed_points(n: int, p: float, q: float, *, resolution: int = 24001) -> list
     if x_same is not None:
         out += [_point(x_same, x_same, a, b, t, p, lam, "all_same"),
                 _point(-x_same, -x_same, a, b, t, p, lam, "all_same")]
-    mixed = _mixed_roots(a, b, check_int("resolution", resolution, 101, 10_000_001))
     seen: list[tuple[float, float]] = []
     for X, Y in mixed + [(Y, X) for X, Y in mixed]:
         if all(abs(X - u) > 1e-6 * (1 + abs(u)) or abs(Y - v) > 1e-6 * (1 + abs(v))
@@ -243,6 +276,45 @@ def fixed_points(n: int, p: float, q: float, *, resolution: int = 24001) -> list
         out += [_point(*z1, a, b, t, p, lam, "cycle", period=2, J=J2 @ J1),
                 _point(*z2, a, b, t, p, lam, "cycle", period=2, J=J1 @ J2)]
     return out
+
+
+def bifurcation_diagram(p: float, q: float, ns, *, resolution: int = 2001) -> dict:
+    """Every period-1 fixed point of the population map for each n of a grid.
+
+    Parameters
+    ----------
+    p, q : float
+        Edge probabilities, ``0 < q < p < 1``.
+    ns : array_like of int
+        Even sizes n >= 4.
+    resolution : int
+        Points of each n's scan for the mixed points (see :func:`fixed_points`); the
+        scans of all n run as one array.
+
+    Returns
+    -------
+    dict
+        Parallel arrays with one entry per fixed point: ``n``, ``x``, ``y`` (block means),
+        ``role`` and ``kind`` (as in :class:`FixedPoint`); and ``thresholds`` (see
+        :func:`thresholds`), where the diagram's branches are born.
+
+    Examples
+    --------
+    >>> d = bifurcation_diagram(0.3, 0.1, [20, 2000])
+    >>> [str(r) for r, n in zip(d["role"], d["n"]) if n == 2000] == [
+    ...     fp.role for fp in fixed_points(2000, 0.3, 0.1) if fp.period == 1]
+    True
+    """
+    p, q = _check_pq(p, q)
+    ns = [_check_n(int(v)) for v in np.atleast_1d(np.asarray(ns))]
+    resolution = check_int("resolution", resolution, 101, 10_000_001)
+    coef = np.array([_block_coefficients(n, p, q)[:2] for n in ns]).reshape(-1, 2)
+    mixed = _mixed_roots(coef[:, 0], coef[:, 1], resolution)
+    rows = [(n, f.x, f.y, f.role, f.kind) for n, roots in zip(ns, mixed, strict=True)
+            for f in _fixed_points(n, p, q, roots) if f.period == 1]
+    n_, x, y, role, kind = (np.array(c) for c in zip(*rows, strict=True))
+    return {"n": n_, "x": x, "y": y, "role": role, "kind": kind,
+            "thresholds": thresholds(p, q)}
 
 
 def thresholds(p: float, q: float) -> dict[str, float]:

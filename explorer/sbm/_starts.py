@@ -9,6 +9,8 @@ uninformative 1/2 (p_hat = q_hat) when delta is below about sqrt(rho (1 - rho) /
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.optimize import brentq
 
@@ -116,10 +118,18 @@ def _semianalytic(n, p, q, init, eps, n_inits, rng, max_iter) -> float:
     else:
         S = np.sqrt(m * _init_variance(init, eps)) * rng.standard_normal((n_inits, 2))
         half = 0.5 if init == "uniform" else eps
-        z, w = np.polynomial.legendre.leggauss(24)
+        z, w = _gauss_legendre()
         nodes, weights = half * z, np.broadcast_to(w / 2, (n_inits, 2, z.size))
     x, y = _group_dynamics(S, nodes, weights, n, p, q, max_iter)
     return float(np.mean(classify_limits(x, y, n=n, p=p, q=q, tol=1e-6) == "truth"))
+
+
+@functools.cache
+def _gauss_legendre(order: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [-1, 1] (an eigenproblem: computed once)."""
+    z, w = np.polynomial.legendre.leggauss(order)
+    z.flags.writeable = w.flags.writeable = False
+    return z, w
 
 
 def _group_dynamics(S, nodes, weights, n, p, q, max_iter):
@@ -134,7 +144,7 @@ def _group_dynamics(S, nodes, weights, n, p, q, max_iter):
     U = np.broadcast_to(nodes, weights.shape)              # u = psi - 1/2 per group
     for sweep in range(max_iter):
         if sweep > 0:
-            S = m * np.sum(U * weights, axis=-1)
+            S = m * np.einsum("dbg,dbg->db", U, weights)
         own, other = S[:, :, None], S[:, ::-1, None]
         new = _sigmoid(a * (own - U) + b * other) - 0.5
         moved = np.max(np.abs(new - U))
