@@ -123,3 +123,32 @@ def test_rates_are_disabled_with_a_reason_for_a_fixed_kernel():
         app.run("rates")
     app.set_state({"source": "exponential"})
     assert not row.run.disabled and "fixed matrix" not in row.label.value
+
+
+def _pixels(fig):
+    return np.asarray(fig.canvas.buffer_rgba()).copy()
+
+
+@pytest.mark.parametrize("view,control,value", [("risk", "log_t", 3.3), ("tasks", "c1", -0.4)])
+def test_cursor_and_weights_are_blitted_and_match_a_full_redraw(view, control, value):
+    """Only the animated artists are drawn again, and the pixels are those of a full render."""
+    app = ntk_app.make_app(query_string="")
+    fig = app.figures[view]
+    old, blits = _pixels(fig), app.n_blits
+    app.controls[control].value = value
+    assert app.n_blits == blits + 1
+    blitted = _pixels(fig)
+    assert not np.array_equal(blitted, old)              # the cursor or the bars moved
+    fig.canvas.draw()                                    # everything rendered from scratch
+    assert np.array_equal(blitted, _pixels(fig))
+
+
+def test_a_change_of_the_curves_is_a_full_draw_not_a_blit():
+    app = ntk_app.make_app(query_string="")
+    blits = app.n_blits
+    app.controls["R"].value = 3.0
+    assert app.n_blits == blits
+    fig = app.figures["risk"]
+    drawn = _pixels(fig)
+    fig.canvas.draw()
+    assert np.array_equal(drawn, _pixels(fig))

@@ -84,6 +84,12 @@ class View:
         an empty mapping to ignore the click.
     drag : bool
         Also follow the pointer while the button is held.
+    overlay : callable, optional
+        ``overlay(artists, **inputs)`` moves only the artists ``build`` made with
+        ``animated=True`` (a time cursor, bars on fixed axes) and leaves titles, labels and
+        limits alone. When only its inputs changed, the shell redraws just those artists
+        over the figure's last full rendering (blitting) instead of rendering it all again;
+        after a full draw it runs too. Its inputs count as the view's inputs.
     """
 
     name: str
@@ -92,10 +98,17 @@ class View:
     figsize: tuple[float, float] = (4.4, 3.0)
     on_press: Callable[..., Mapping[str, Any]] | None = None
     drag: bool = False
+    overlay: Callable[..., Any] | None = None
     inputs: tuple[str, ...] = field(init=False)
+    draw_inputs: tuple[str, ...] = field(init=False)
+    overlay_inputs: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "inputs", inputs_of(self.draw, skip=1))
+        draw = inputs_of(self.draw, skip=1)
+        over = inputs_of(self.overlay, skip=1) if self.overlay is not None else ()
+        object.__setattr__(self, "draw_inputs", draw)
+        object.__setattr__(self, "overlay_inputs", over)
+        object.__setattr__(self, "inputs", tuple(dict.fromkeys(draw + over)))
 
 
 @dataclass(frozen=True)

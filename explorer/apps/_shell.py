@@ -96,6 +96,12 @@ def _figure_widget(fig: Figure) -> W.Widget:
     return fig.canvas if isinstance(fig.canvas, W.DOMWidget) else W.Output()
 
 
+def _animated(fig: Figure) -> list:
+    """The figure's artists drawn by blitting (``animated=True``), in z-order."""
+    found = fig.findobj(lambda a: a.get_animated() and a.get_visible())
+    return sorted(found, key=lambda a: a.get_zorder())
+
+
 def _decorations(fig: Figure) -> tuple:
     """What the layout depends on: size, and each axes' texts, limits, scales and legend."""
     parts: list = [tuple(fig.get_size_inches())]
@@ -249,6 +255,8 @@ class App:
         self._quiet = False
         self._drawn: dict[str, tuple] = {}
         self._layout_keys: dict[str, tuple] = {}
+        self._backgrounds: dict[str, Any] = {}     # last full rendering, for blitting
+        self.n_blits = 0
         self._base_fonts: dict[int, float] = {}
 
         self.status_line = StatusLine(debug)
@@ -267,6 +275,9 @@ class App:
         for view in self.graph.views.values():
             if view.on_press is not None:
                 self._connect_pointer(view)
+            if view.overlay is not None:
+                self.figures[view.name].canvas.mpl_connect(
+                    "draw_event", functools.partial(self._on_full_draw, view.name))
         self.exporter = Exporter(self)
 
         self.controls: dict[str, W.Widget] = {p.name: p.make_widget() for p in self.params}
@@ -498,9 +509,9 @@ class App:
         check_option("task", name, self.graph.tasks)
         return self.tasks.record(name, self.task_key(name))
 
-    def _view_inputs(self, view: View) -> tuple[tuple, dict]:
+    def _view_inputs(self, names: Sequence[str]) -> tuple[tuple, dict]:
         key, args = [], {}
-        for name in view.inputs:
+        for name in names:
             if name in self.graph.tasks:
                 rec = self.task_result(name)
                 key.append(None if rec is None else (id(rec), rec.version))
@@ -514,20 +525,61 @@ class App:
         return tuple(key), args
 
     def _redraw(self, force: bool = False) -> list[str]:
-        """Draw the views whose inputs changed since they were drawn; return their names."""
-        changed = []
+        """Draw the views whose inputs changed since they were drawn; return their names.
+
+        A view whose changed inputs all belong to its ``overlay`` is blitted: only its
+        animated artists are drawn again, over its last full rendering.
+        """
+        full, blit = [], []
         for name, view in self.graph.views.items():
-            key, args = self._view_inputs(view)
-            if not force and self._drawn.get(name) == key:
+            key, args = self._view_inputs(view.draw_inputs)
+            over_key, over_args = self._view_inputs(view.overlay_inputs)
+            drawn = self._drawn.get(name)
+            if force or drawn is None or drawn[0] != key:
+                view.draw(self.artists[name], **args)
+                full.append(name)
+            elif drawn[1] != over_key:
+                blit.append(name)
+            else:
                 continue
-            view.draw(self.artists[name], **args)
-            self._drawn[name] = key
-            changed.append(name)
-        if self.lecture.value and changed:
+            if view.overlay is not None:
+                view.overlay(self.artists[name], **over_args)
+            self._drawn[name] = (key, over_key)
+        if self.lecture.value and (full or blit):
             self._scale_fonts(LECTURE_FONT_SCALE)
-        for name in changed:
+        for name in full:
             self._draw_figure(name)
-        return changed
+        for name in blit:
+            self._blit_figure(name)
+        return full + blit
+
+    def _on_full_draw(self, name: str, event) -> None:
+        """After a full rendering: keep it without the animated artists, then draw them."""
+        fig = self.figures[name]
+        canvas = fig.canvas
+        if not hasattr(canvas, "copy_from_bbox"):
+            return
+        self._backgrounds[name] = (canvas.copy_from_bbox(fig.bbox), _decorations(fig))
+        for artist in _animated(fig):
+            fig.draw_artist(artist)
+
+    def _blit_figure(self, name: str) -> None:
+        """Draw the animated artists over the last full rendering, or fall back to a full draw.
+
+        The fallback covers a figure never rendered yet, and an overlay that changed a title,
+        a label or the limits (the background would be out of date).
+        """
+        fig = self.figures[name]
+        saved = self._backgrounds.get(name)
+        if saved is None or saved[1] != _decorations(fig):
+            self._draw_figure(name)
+            return
+        canvas = fig.canvas
+        canvas.restore_region(saved[0])
+        for artist in _animated(fig):
+            fig.draw_artist(artist)
+        canvas.blit(fig.bbox)
+        self.n_blits += 1
 
     def _draw_figure(self, name: str) -> None:
         """Ask for a redraw; lay the figure out again only if its decorations changed.

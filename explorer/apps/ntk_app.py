@@ -17,6 +17,9 @@ from ._shell import App, Param, Stage, Task, View
 
 __all__ = ["PARAMS", "PRESETS", "STAGES", "TASKS", "VIEWS", "make_app", "summary"]
 
+#: Range of the task-vector weights c1, c2 (the sliders; the error axes hold any bar in it).
+C_RANGE = (-1.0, 2.0)
+
 PARAMS = [
     Param("source", "choice", "polynomial",
           options=("polynomial", "exponential", "finite_rank", "spiked", "attention",
@@ -49,9 +52,9 @@ PARAMS = [
           label="trained blocks", advanced=True, help="attention parameter blocks in the eNTK"),
     Param("overlap", "choice", "disjoint", options=("disjoint", "shared"), label="task inputs",
           help="task vectors: tasks on disjoint feature coordinates, or shared ones"),
-    Param("c1", "float", 1.0, lo=-1.0, hi=2.0, step=0.05, label="c1 (task 1)",
+    Param("c1", "float", 1.0, lo=C_RANGE[0], hi=C_RANGE[1], step=0.05, label="c1 (task 1)",
           help="weight of task vector 1 in theta0 + c1 tau1 + c2 tau2"),
-    Param("c2", "float", 1.0, lo=-1.0, hi=2.0, step=0.05, label="c2 (task 2)",
+    Param("c2", "float", 1.0, lo=C_RANGE[0], hi=C_RANGE[1], step=0.05, label="c2 (task 2)",
           help="weight of task vector 2"),
     Param("log_t", "float", 1.5, lo=0.0, hi=8.0, step=0.01, label="log10 time",
           readout_format=".2f", help="move along training time"),
@@ -230,8 +233,10 @@ def build_risk(fig):
     a.t_hat_random = ax.axvline(1, c="tab:green", lw=1.0, ls="--")
     (a.oracle,) = ax.plot([], [], "o", c="tab:red", ms=6, label="oracle")
     (a.krr,) = ax.plot([], [], "x", c="tab:purple", ms=8, mew=2, label="KRR")
-    a.now = ax.axvline(1, c="grey", lw=0.8)
-    a.now_text = ax.text(0.02, 0.03, "", transform=ax.transAxes, fontsize="small")
+    # The time cursor moves by blitting (View.overlay): only it is drawn again on a drag.
+    a.now = ax.axvline(1, c="grey", lw=0.8, animated=True)
+    a.now_text = ax.text(0.02, 0.03, "", transform=ax.transAxes, fontsize="small",
+                         animated=True)
     ax.set(xscale="symlog", yscale="log", xlabel="gradient steps t", ylabel="expected risk",
            title="early stopping")
     # Every other decade: at lecture sizes one label per decade collides. No minor ticks:
@@ -247,7 +252,7 @@ def build_risk(fig):
     return a
 
 
-def draw_risk(a, curves, log_t):
+def draw_risk(a, curves):
     c = curves
     shown = {key: _shown(getattr(c.curves[key[0]], key[1])) for key in a.lines}
     for key, line in a.lines.items():
@@ -263,10 +268,14 @@ def draw_risk(a, curves, log_t):
               for y in shown.values())
     a.ax.set_xlim(0, c.t[-1])
     a.ax.set_ylim(max(low, top * 1e-8) / 2, min(top, 1e6) * 2)
+
+
+def draw_now(a, curves, log_t):
+    """The time cursor and the risk read off the curves at that time."""
     t_now = 10 ** log_t
     a.now.set_xdata([t_now, t_now])
-    b = float(np.interp(t_now, c.t, c.curves["pretrained"].bias2))
-    var = float(np.interp(t_now, c.t, c.curves["pretrained"].variance))
+    b = float(np.interp(t_now, curves.t, curves.curves["pretrained"].bias2))
+    var = float(np.interp(t_now, curves.t, curves.curves["pretrained"].variance))
     a.now_text.set_text(f"t = {t_now:.3g}\nbias² {b:.3g}, variance {var:.3g}, "
                         f"risk {b + var:.3g}")
 
@@ -341,12 +350,17 @@ def build_tasks(fig):
                                fontsize="small") for j in range(2)] for i in range(2)]
     a.ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["τ1", "τ2"],
              yticklabels=["task 1", "task 2"], title="effect of τk on task j")
+    # The bars and their c move by blitting (View.overlay) on axes fixed per task model.
     a.bars = a.ax_err.bar([0, 1], [0, 0], color=["tab:blue", "tab:orange"])
+    for bar in a.bars:
+        bar.set_animated(True)
+    a.c_text = a.ax_err.text(0.5, 0.97, "", transform=a.ax_err.transAxes, ha="center",
+                             va="top", fontsize="x-small", animated=True)
     a.ax_err.set(xticks=[0, 1], xticklabels=["1", "2"], title="RMS error")
     return a
 
 
-def draw_tasks(a, tasks, c1, c2):
+def draw_tasks(a, tasks):
     inter = tasks.interference
     top = max(float(inter.max()), 1e-12)
     a.inter.set_data(inter)
@@ -355,19 +369,26 @@ def draw_tasks(a, tasks, c1, c2):
         for j in range(2):
             a.inter_text[i][j].set_text(f"{inter[i, j]:.2g}")
             a.inter_text[i][j].set_color("k" if inter[i, j] > 0.6 * top else "w")
+    # The RMS error is convex in c (a norm of an affine map), so its largest value over the
+    # sliders' square is at a corner: axes that hold every bar the sliders can make.
+    corners = [tasks.errors([u, v]) for u in C_RANGE for v in C_RANGE]
+    a.ax_err.set_ylim(0, max(float(np.max(corners)) * 1.25, 1e-12))
+
+
+def draw_weights(a, tasks, c1, c2):
     errors = tasks.errors([c1, c2])
     for bar, e in zip(a.bars, errors, strict=True):
         bar.set_height(e)
-    a.ax_err.set_ylim(0, max(float(np.max(errors)) * 1.2, 1e-12))
-    a.ax_err.set_title(f"RMS error\nc = ({c1:g}, {c2:g})", fontsize="small")
+    a.c_text.set_text(f"c = ({c1:g}, {c2:g})")
 
 
 SMALL = (4.4, 3.0)
 VIEWS = [
-    View("risk", build_risk, draw_risk, figsize=(5.6, 4.2), on_press=press_risk, drag=True),
+    View("risk", build_risk, draw_risk, figsize=(5.6, 4.2), on_press=press_risk, drag=True,
+         overlay=draw_now),
     View("spectrum", build_spectrum, draw_spectrum, figsize=SMALL),
     View("rates", build_rates, draw_rates, figsize=SMALL),
-    View("tasks", build_tasks, draw_tasks, figsize=SMALL),
+    View("tasks", build_tasks, draw_tasks, figsize=SMALL, overlay=draw_weights),
 ]
 
 
