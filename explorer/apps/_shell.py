@@ -103,15 +103,65 @@ def _animated(fig: Figure) -> list:
 
 
 def _decorations(fig: Figure) -> tuple:
-    """What the layout depends on: size, and each axes' texts, limits, scales and legend."""
+    """Everything but the data: size, and each axes' texts, limits, scales and legend.
+
+    A blitted overlay is drawn over the last full rendering only while this is unchanged.
+    """
     parts: list = [tuple(fig.get_size_inches())]
     for ax in fig.axes:
-        legend = ax.get_legend()
-        parts.append((ax.get_title(), ax.get_xlabel(), ax.get_ylabel(), ax.get_xlim(),
-                      ax.get_ylim(), ax.get_xscale(), ax.get_yscale(), ax.title.get_fontsize(),
-                      ax.xaxis.label.get_fontsize(),
-                      tuple(t.get_text() for t in legend.get_texts()) if legend else ()))
+        parts.append((_texts(ax), ax.get_xlim(), ax.get_ylim()))
     return tuple(parts)
+
+
+def _texts(ax) -> tuple:
+    legend = ax.get_legend()
+    return (ax.get_title(), ax.get_xlabel(), ax.get_ylabel(), ax.get_xscale(),
+            ax.get_yscale(), ax.title.get_fontsize(), ax.xaxis.label.get_fontsize(),
+            tuple(t.get_text() for t in legend.get_texts()) if legend else ())
+
+
+def _label_length(axis) -> int:
+    """Characters in the longest tick label the axis will show (with its offset text)."""
+    lo, hi = sorted(axis.get_view_interval())
+    locs = [v for v in axis.get_majorticklocs() if lo <= v <= hi]
+    formatter = axis.get_major_formatter()
+    labels = formatter.format_ticks(locs)
+    offset = formatter.get_offset() if hasattr(formatter, "get_offset") else ""
+    return max(map(len, (*labels, offset)), default=0)
+
+
+def _layout_inputs(fig: Figure) -> tuple[tuple, tuple[int, ...]]:
+    """What constrained layout depends on: what must match, and the lengths of the texts.
+
+    A text's size, not its wording, sets the margins: a title that says "1 of 8 runs"
+    instead of "0 of 8 runs" needs no new layout. So titles, axis labels, legend entries and
+    the longest tick label of each axis enter by their length in characters (and lines).
+    """
+    exact: list = [tuple(fig.get_size_inches())]
+    lengths: list[int] = []
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        entries = legend.get_texts() if legend else []
+        exact.append((ax.get_xscale(), ax.get_yscale(), ax.title.get_fontsize(),
+                      ax.xaxis.label.get_fontsize(), len(entries),
+                      tuple(t.get_text().count("\n") for t in
+                            (ax.title, ax.xaxis.label, ax.yaxis.label))))
+        lengths += [len(ax.get_title()), len(ax.get_xlabel()), len(ax.get_ylabel()),
+                    _label_length(ax.xaxis), _label_length(ax.yaxis),
+                    *(len(t.get_text()) for t in entries)]
+    return tuple(exact), tuple(lengths)
+
+
+def _needs_layout(old: tuple | None, new: tuple) -> bool:
+    """Lay out again when the sizes changed: a text grew, or shrank by 3+ characters.
+
+    Limits and wording alone do not matter. A text that grows might not fit; one that
+    shrinks by a character or two leaves a sliver of slack, which is kept rather than paying
+    a layout (about as much as the drawing itself) on every slider step.
+    """
+    if old is None or old[0] != new[0] or len(old[1]) != len(new[1]):
+        return True
+    return any(n > o or n < o - 2 for o, n in zip(old[1], new[1], strict=True))
 
 
 class Results(Mapping):
@@ -582,15 +632,15 @@ class App:
         self.n_blits += 1
 
     def _draw_figure(self, name: str) -> None:
-        """Ask for a redraw; lay the figure out again only if its decorations changed.
+        """Ask for a redraw; lay the figure out again only if :func:`_needs_layout` says so.
 
-        Constrained layout doubles the cost of a draw, and most re-views (a time cursor, a
-        highlighted run) leave titles, labels, limits and legends as they were: the layout is
-        then kept (engine "none") and only the artists are drawn.
+        Constrained layout doubles the cost of a draw, and most changes (new data, limits
+        that move with it, a cursor) leave titles, legends and tick-label sizes as they were:
+        the layout is then kept (engine "none") and only the artists are drawn.
         """
         fig = self.figures[name]
-        key = _decorations(fig)
-        if key != self._layout_keys.get(name):
+        key = _layout_inputs(fig)
+        if _needs_layout(self._layout_keys.get(name), key):
             fig.set_layout_engine("constrained")
             self._layout_keys[name] = key
         else:
