@@ -180,3 +180,27 @@ def test_a_click_on_the_2d_slice_moves_the_start_there():
     assert app.result.slices.loss0 == pytest.approx(plane[i, j], rel=1e-9)
     app.press("landscape", 0.5, 0.01, ax=a.ax)     # the 1-D slice does not move the start
     assert app.state["shift_u"] == u
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_default_training_tells_the_papers_story(seed):
+    """The app's default training (learning rate, scale, normalisation, kernel) at a short size
+    shows the paper's order (Lerch et al., training at 150 qubits): the data-dependent starts
+    are lowest from the first step to the last, the unbiased start trains, identity stalls
+    above it, and the full-range start stays on the plateau."""
+    app = iqp_app.make_app(query_string="", n_train=50, steps=200, n_ops=200, seed=seed)
+    defaults = {p.name: p.default for p in iqp_app.PARAMS}
+    assert all(app.state[k] == defaults[k] for k in ("lr", "log_scale", "normalisation",
+                                                     "bandwidth", "w", "gate_set", "dataset"))
+    app.run("training")
+    assert app.wait(600)
+    curves = app.task_result("training").value
+    smooth = {s: iqp.running_mean(c, iqp_app.SMOOTH) for s, c in curves.items()}
+    first = {s: c[0] for s, c in smooth.items()}
+    last = {s: c[-1] for s, c in smooth.items()}
+    informed = max(last["data"], last["covariance"])
+    assert informed < last["unbiased"] < last["identity"] < last["full_range"], last
+    assert max(first["data"], first["covariance"]) < min(
+        first[s] for s in ("unbiased", "identity", "full_range")), first
+    assert last["unbiased"] < 0.5 * first["unbiased"]          # it trains
+    assert last["full_range"] > 0.8 * first["full_range"]      # it does not
