@@ -1,4 +1,5 @@
-"""Command line: ``python -m explorer serve`` (what ``make app`` runs) and ``figures``."""
+"""Command line: ``python -m explorer serve`` (what ``make app`` runs), ``figures``,
+``reproduce`` (what ``make reproduce`` runs) and ``ntk-lm``."""
 
 from __future__ import annotations
 
@@ -95,6 +96,32 @@ def ntk_lm(args: argparse.Namespace) -> int:
     return 0
 
 
+def reproduce(args: argparse.Namespace) -> int:
+    """Regenerate the papers' key results into ``--out`` (see explorer/reproduce/)."""
+    import time
+
+    from .reproduce import reproduce as run
+
+    t0 = time.perf_counter()
+
+    def progress(message: str) -> None:
+        elapsed = time.perf_counter() - t0
+        print(f"[{int(elapsed // 60):3d}:{int(elapsed % 60):02d}] {message}", flush=True)
+
+    options = {}
+    if args.hapt:
+        options["hapt"] = args.hapt
+    if args.runs is not None:
+        options["runs"] = args.runs
+    try:
+        pages = run(args.which, args.out, quick=args.quick, progress=progress, **options)
+    except ValueError as exc:
+        raise SystemExit(f"explorer: {exc}") from None
+    for page in pages:
+        print(f"wrote {page}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m explorer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -111,6 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     p_lm = sub.add_parser("ntk-lm", help="recompute the eNTK of all-MiniLM-L6-v2 (extra 'lm')")
     p_lm.add_argument("--out", default=None, help="where to write the .npz")
     p_lm.set_defaults(func=ntk_lm)
+    p_rep = sub.add_parser("reproduce", help="regenerate each paper's key results as pages")
+    p_rep.add_argument("which", nargs="?", default="all", choices=["sbm", "iqp", "ntk", "all"])
+    p_rep.add_argument("--out", default="docs/reproductions", help="output folder")
+    p_rep.add_argument("--quick", action="store_true", help="toy sizes (a smoke test)")
+    p_rep.add_argument("--hapt", default=None,
+                       help="the 805-SNP .hapt panel for the IQP training (default: "
+                            "$EXPLORER_HAPT, then ../shared/data beside the repository)")
+    p_rep.add_argument("--runs", type=int, default=None,
+                       help="IQP training runs per strategy (sqrt normalisation)")
+    p_rep.set_defaults(func=reproduce)
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is ntk_lm and args.out is None:
         from .ntk.lm import OUTPUT
