@@ -154,6 +154,9 @@ class GateSet:
         self.max_weight = int(lengths.max())
         self._rows, self._flat = rows, flat
         self._dense = None
+        #: Index arrays the estimators derive from the gates, kept so that a training loop
+        #: (one gate set, thousands of loss evaluations) derives them once.
+        self.cache: dict = {}
 
     def dense(self) -> np.ndarray:
         """The 0/1 generator matrix G (m x n), built once."""

@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._common import as_rng, check_array, check_int, check_real
+from .._common import as_rng, check_array, check_int, check_option, check_real
 from ._circuit import (
     EXACT_MAX_N,
     GateSet,
     _check_theta,
-    _gate_signs,
     _phase_exponent,
     _walsh_hadamard,
     exact_expval,
 )
 from ._mmd import (
+    SINGLE_TRIG_ABOVE,
     _check_data,
+    _cos_sin,
+    _data_correlators,
     _kernel_quadratic,
+    _moments,
     empirical_distribution,
     operator_probability,
     unbiased_shift,
@@ -33,7 +36,8 @@ __all__ = ["loss_slice", "low_order_statistics"]
 
 
 def loss_slice(theta0, directions, coords, gates, data, sigma: float, *, exact: bool | None = None,
-               n_ops: int = 500, n_samples: int = 500, rng=None) -> np.ndarray:
+               n_ops: int = 500, n_samples: int = 500, rng=None,
+               precision: str = "auto") -> np.ndarray:
     """MMD^2 on a grid theta0 + sum_k c_k d_k, exactly or with common random numbers.
 
     Parameters
@@ -52,6 +56,10 @@ def loss_slice(theta0, directions, coords, gates, data, sigma: float, *, exact: 
         the slices agree across the switch up to sampling noise.
     n_ops, n_samples, rng
         Draws of the estimator, shared by all grid points.
+    precision : {"auto", "double", "single"}
+        Precision of the estimated slice's cosines, as in :func:`mmd2` (each within
+        ``SINGLE_TRIG_ERROR`` of double in single); "auto" takes single when the slice's
+        cosines, points x n_ops x n_samples, reach ``SINGLE_TRIG_ABOVE``.
 
     Returns
     -------
@@ -86,17 +94,24 @@ def loss_slice(theta0, directions, coords, gates, data, sigma: float, *, exact: 
         return out
     L = check_int("n_ops", n_ops, 1)
     N = check_int("n_samples", n_samples, 2)
+    precision = check_option("precision", precision, ("auto", "double", "single"))
+    single = precision == "single" or (precision == "auto"
+                                       and C.shape[0] * L * N >= SINGLE_TRIG_ABOVE)
     rng = as_rng(rng)
     ops = (rng.random((L, n)) < operator_probability(sigma)).astype(np.uint8)
     Z = rng.integers(0, 2, size=(N, n), dtype=np.uint8)
-    t = _gate_signs(data, ops).mean(axis=0)
+    t = _data_correlators(data, ops)
     model = phase_model(gs, ops, Z)
     P0 = model.phases(theta0)
     Pk = [model.phases(d) for d in D]
     out = np.empty(C.shape[0])
+    Phi, step = np.empty_like(P0), np.empty_like(P0)
     for i, c in enumerate(C):
-        cos = np.cos(P0 + sum(ck * p for ck, p in zip(c, Pk, strict=True)))
-        m1, m2 = cos.mean(axis=1), (cos * cos).mean(axis=1)
+        np.copyto(Phi, P0)
+        for ck, p in zip(c, Pk, strict=True):
+            Phi += np.multiply(p, ck, out=step)
+        cos, _ = _cos_sin(Phi, single, need_sin=False)       # overwrites Phi
+        m1, m2 = _moments(cos)
         ell = (N * m1 * m1 - m2) / (N - 1) - 2 * m1 * t + (M * t * t - 1) / (M - 1)
         out[i] = ell.mean()
     return out

@@ -19,8 +19,11 @@ The gradient has the same structure (reference/iqp.md, appendix; derived, not qu
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse import _sparsetools
 
 from .._common import as_rng, check_int
 from ._circuit import GateSet, _anticommuting, _check_ops, _check_theta, _gate_signs
@@ -55,9 +58,19 @@ class _Dense:
             self.S = _anticommuting(ops, G).astype(dt)      # (L, m)
             self.Sigma = _gate_signs(Z, G).astype(dt)       # (N, m)
 
+    def set_theta(self, theta):
+        self._St = self.S * theta.astype(self.dtype)
+        self.bound = 2.0 * (self.S @ np.abs(theta).astype(self.dtype))   # >= |Phi_a(z)|
+
+    def rows(self, a0, a1):
+        """Phases of operators a0 .. a1 - 1 at the angles of the last ``set_theta``."""
+        P = self._St[a0:a1] @ self.Sigma.T
+        P *= 2.0
+        return P.astype(np.float64, copy=False)
+
     def phases(self, theta):
-        St = self.S * theta.astype(self.dtype)
-        return 2.0 * (St @ self.Sigma.T).astype(np.float64)
+        self.set_theta(theta)
+        return self.rows(0, self.S.shape[0])
 
     def grad(self, R):
         """d/dtheta of sum_{a,s} R_as Phi_as."""
@@ -65,69 +78,209 @@ class _Dense:
         return 2.0 * np.einsum("am,am->m", self.S, RS, dtype=np.float64)
 
 
-class _Structured:
-    """Gates of weight 1 and 2 only."""
+class _PairStructure(NamedTuple):
+    """Index arrays of the one- and two-qubit gates of a gate set (built once per set)."""
 
-    def __init__(self, gs, ops, Z):
-        m, n = gs.m, gs.n
-        self.n = n
-        self.single_gate = np.flatnonzero(gs.weight == 1)
-        self.single_qubit = gs.first[self.single_gate]
-        self.pair_gate = np.flatnonzero(gs.weight == 2)
-        self.pi, self.pj = gs.first[self.pair_gate], gs.last[self.pair_gate]
-        self.m = m
-        self.s = 1.0 - 2.0 * Z.astype(np.float64)            # (N, n) spins
-        self.A = sp.csr_array(ops.astype(np.float64))         # (L, n) operator supports
-        self.in_pa, self.in_pi, self.in_pj = _support_pairs(ops)
-        self.L = ops.shape[0]
-        # s_i s_j for every in-support pair, per sample: (P, N)
-        self.in_ss = (self.s[:, self.in_pi] * self.s[:, self.in_pj]).T
-        self.in_sel = sp.csr_array((np.ones(self.in_pa.size), (self.in_pa,
-                                                                np.arange(self.in_pa.size))),
-                                   shape=(self.L, self.in_pa.size))
+    single_gate: np.ndarray     # gates of weight 1
+    single_qubit: np.ndarray    # ... and their qubit
+    pair_gate: np.ndarray       # gates of weight 2
+    key: np.ndarray             # ... as i * n + j with i < j (flat index into an n x n matrix)
+    key_t: np.ndarray           # ... as j * n + i
+    key_order: np.ndarray       # argsort of key (repeated generators are adjacent)
+    sorted_key: np.ndarray      # key[key_order]
+    sym_key: np.ndarray         # concatenate([key, key_t]): one bincount fills symmetric Theta
+
+
+def _pair_structure(gs) -> _PairStructure:
+    st = gs.cache.get("pairs")
+    if st is None:
+        n = gs.n
+        single_gate = np.flatnonzero(gs.weight == 1)
+        pair_gate = np.flatnonzero(gs.weight == 2)
+        pi, pj = gs.first[pair_gate], gs.last[pair_gate]
+        key, key_t = pi * n + pj, pj * n + pi
+        order = np.argsort(key, kind="stable")
+        st = _PairStructure(single_gate, gs.first[single_gate], pair_gate, key, key_t, order,
+                            key[order], np.concatenate([key, key_t]))
+        gs.cache["pairs"] = st
+    return st
+
+
+class _Structured:
+    r"""Gates of weight 1 and 2 only: sparse sums over each operator's support (derived here).
+
+    With W = s o (t + Theta s) (qubits x samples; one n x n x N product) and
+    SS_u = s_i s_j for each gate pair u = (i, j) inside some operator's support,
+
+    .. math:: \Phi_{as} = 2\sum_{i\in a} W_{is} - 4\sum_{u\subset a}\Theta_u\,SS_{us},
+
+    a sparse (operators x qubits) product with W plus a sparse (operators x in-support
+    pairs) product with SS: about L (|a| + |a|^2 / 2) multiply-adds per sample. The gradient
+    needs the same sums the other way: C = A^T R for the qubits (then one n x n x N product)
+    and, per in-support pair, sum_s R_as SS_us. Pairs that are not gates carry no angle and
+    no derivative and are left out, so nearest-neighbour gate sets pay for their own pairs.
+
+    The signs SS are kept in int8 (exact for +-1, one byte per entry) and expanded to
+    floating point one block of operators at a time: fresh (pairs x samples) float arrays
+    would cost more in page faults than the arithmetic.
+    """
+
+    def __init__(self, gs, ops, Z, support=None):
+        n, L = gs.n, ops.shape[0]
+        st = _pair_structure(gs)
+        self.n, self.m, self.L, self.st = n, gs.m, L, st
+        rows, cols = _support(ops) if support is None else support
+        pa, pi, pj = _support_pairs(ops, rows, cols)
+        ukey, up = np.unique(pi * n + pj, return_inverse=True)
+        # Keep the in-support pairs that are gates; a repeated generator maps one pair to
+        # several gates (the run [lo, hi) of the sorted gate keys).
+        lo = np.searchsorted(st.sorted_key, ukey, "left")
+        hi = np.searchsorted(st.sorted_key, ukey, "right")
+        gate = hi > lo
+        keep = gate[up]
+        pa, up = pa[keep], (np.cumsum(gate) - 1)[up[keep]]
+        ukey, lo, hi = ukey[gate], lo[gate], hi[gate]
+        self.ukey = ukey
+        self.u_rep = np.repeat(np.arange(ukey.size), hi - lo)
+        self.u_gates = st.pair_gate[st.key_order[_ranges(lo, hi - lo)]]
+        order = np.argsort(pa, kind="stable")            # pair entries by operator
+        self.pa, self.up = pa[order], up[order]
+        self.pair_ptr = np.searchsorted(self.pa, np.arange(L + 1))
+        s8 = np.ascontiguousarray(Z.T, dtype=np.int8)    # (n, N) 0/1, then +-1 in place
+        s8 *= -2
+        s8 += 1
+        ui, uj = np.divmod(ukey, n)
+        self.ss8 = s8[ui]
+        self.ss8 *= s8[uj]
+        self.SS = self.ss8.astype(np.float64)            # (U, N), U <= min(pairs, P)
+        self.sT = s8.astype(np.float64)
+        self.cols = cols.astype(np.int32)
+        self.ptr = np.searchsorted(rows, np.arange(L + 1)).astype(np.int32)
+        self.up32 = self.up.astype(np.int32)
+        self.pair_ptr32 = self.pair_ptr.astype(np.int32)
+        self.two = np.full(cols.size, 2.0)
+        self.rows_of = rows
+        # the same patterns transposed, for the gradient's sums over operators
+        by_qubit = np.argsort(cols, kind="stable")
+        self.qubit_ops = rows[by_qubit].astype(np.int32)
+        self.qubit_ptr = np.searchsorted(cols[by_qubit], np.arange(n + 1)).astype(np.int32)
+        by_pair = np.argsort(self.up, kind="stable")
+        self.pair_ops = self.pa[by_pair].astype(np.int32)
+        self.pair_ops_ptr = np.searchsorted(self.up[by_pair],
+                                            np.arange(ukey.size + 1)).astype(np.int32)
 
     def _angles(self, theta):
         # Repeated generators add their angles (exp(i a Z) exp(i b Z) = exp(i (a + b) Z)):
         # bincount sums duplicates, where an indexed assignment would keep only the last.
-        n = self.n
-        t = np.bincount(self.single_qubit, weights=theta[self.single_gate], minlength=n)
-        Theta = np.bincount(self.pi * n + self.pj, weights=theta[self.pair_gate],
+        n, st = self.n, self.st
+        t = np.bincount(st.single_qubit, weights=theta[st.single_gate], minlength=n)
+        pair = theta[st.pair_gate]
+        Theta = np.bincount(st.sym_key, weights=np.concatenate([pair, pair]),
                             minlength=n * n).reshape(n, n)
-        return t, Theta + Theta.T
+        return t, Theta
+
+    def set_theta(self, theta):
+        t, Theta = self._angles(theta)
+        W = Theta @ self.sT
+        W += t[:, None]
+        W *= self.sT
+        self.W = W
+        self.coef = -4.0 * Theta.reshape(-1)[self.ukey][self.up]   # per pair entry
+        # |Phi_a| <= 2 sum_{i in a} (|t_i| + sum_j |Theta_ij|): every gate that anticommutes
+        # with Z_a touches a qubit of a
+        per_qubit = np.abs(t) + np.abs(Theta).sum(axis=1)
+        self.bound = 2.0 * np.bincount(self.rows_of, weights=per_qubit[self.cols],
+                                       minlength=self.L)
+
+    def rows(self, a0, a1):
+        """Phases of operators a0 .. a1 - 1 at the angles of the last ``set_theta``."""
+        Phi = np.zeros((a1 - a0, self.W.shape[1]))
+        p0, q0 = self.ptr[a0], self.pair_ptr32[a0]
+        _csr_accumulate(self.ptr[a0:a1 + 1] - p0, self.cols[p0:], self.two[p0:], self.W, Phi)
+        _csr_accumulate(self.pair_ptr32[a0:a1 + 1] - q0, self.up32[q0:], self.coef[q0:],
+                        self.SS, Phi)
+        return Phi
 
     def phases(self, theta):
-        t, Theta = self._angles(theta)
-        W = self.s * (t + self.s @ Theta)                     # (N, n)
-        Phi = (self.A @ W.T)                                  # (L, N) linear part
-        if self.in_pa.size:
-            Phi -= 2.0 * (self.in_sel @ (Theta[self.in_pi, self.in_pj][:, None] * self.in_ss))
-        return 2.0 * Phi
+        self.set_theta(theta)
+        return self.rows(0, self.L)
 
     def grad(self, R):
-        C = (self.A.T @ R).T                                  # (N, n): sum_a R_as A_ai
-        SC = self.s * C
+        """d/dtheta of sum_{a,s} R_as Phi_as, in R's precision (float32 or float64)."""
+        dt = np.float32 if R.dtype == np.float32 else np.float64
+        R = np.ascontiguousarray(R, dtype=dt)
+        n, st, N = self.n, self.st, R.shape[1]
+        sT = self.sT.astype(dt, copy=False)
+        SC = np.zeros((n, N), dt)                        # C = A^T R ...
+        _csr_accumulate(self.qubit_ptr, self.qubit_ops, np.ones(self.qubit_ops.size, dt), R,
+                        SC)
+        SC *= sT                                         # ... times s
         g = np.zeros(self.m)
-        g[self.single_gate] = 2.0 * SC.sum(axis=0)[self.single_qubit]
-        M1 = SC.T @ self.s                                    # (n, n)
-        pair = 2.0 * (M1 + M1.T)
-        if self.in_pa.size:
-            inner = np.sum(R[self.in_pa] * self.in_ss, axis=1)    # (P,)
-            Q = np.zeros((self.n, self.n))
-            np.add.at(Q, (self.in_pi, self.in_pj), inner)
-            pair -= 4.0 * (Q + Q.T)
-        g[self.pair_gate] = pair[self.pi, self.pj]
+        g[st.single_gate] = 2.0 * SC.sum(axis=1, dtype=np.float64)[st.single_qubit]
+        M1 = (SC @ sT.T).reshape(-1)                     # (n, n): sum_s s_i C_i s_j
+        g[st.pair_gate] = 2.0 * (M1[st.key].astype(np.float64) + M1[st.key_t])
+        U = self.ukey.size
+        if U:
+            # per in-support pair u: sum_s SS_us sum_{a contains u} R_as
+            Y = np.zeros((U, N), dt)
+            _csr_accumulate(self.pair_ops_ptr, self.pair_ops,
+                            np.ones(self.pair_ops.size, dt), R, Y)
+            SS = self.SS if dt == np.float64 else self.ss8.astype(dt)
+            per_pair = np.einsum("us,us->u", SS, Y, dtype=np.float64)
+            g[self.u_gates] -= 4.0 * per_pair[self.u_rep]
         return g
 
 
-def _support_pairs(ops: np.ndarray):
+#: Entries per block of the blocked passes (1 MB in double): they stay in cache and their
+#: memory is reused instead of fresh (operators x samples) arrays.
+BLOCK_ENTRIES = 2**17
+
+
+def _csr_accumulate(indptr, indices, data, X, out):
+    """out += K @ X for the CSR matrix K = (data, indices, indptr) of out.shape[0] rows.
+
+    scipy's own kernel accumulates into its output; calling it directly spares the fresh
+    (rows x samples) array and the addition that ``out += K @ X`` costs. Falls back to that
+    if the private kernel is unavailable.
+    """
+    try:
+        kernel = _sparsetools.csr_matvecs
+    except AttributeError:                      # pragma: no cover - a future scipy
+        out += sp.csr_array((data[:indptr[-1]], indices[:indptr[-1]], indptr),
+                            shape=(out.shape[0], X.shape[0])) @ X
+        return
+    kernel(out.shape[0], X.shape[0], X.shape[1], indptr, indices, data, X.reshape(-1),
+           out.reshape(-1))
+
+
+def _support(ops: np.ndarray):
+    """(rows, cols) of the ones of a 0/1 matrix, row-major (sorted by operator).
+
+    A flat search of the boolean view is about ten times faster than ``np.nonzero`` of the
+    uint8 matrix, which matters at n = 1000 (10^6 entries, a few thousand ones).
+    """
+    ops = np.ascontiguousarray(ops, dtype=np.uint8)
+    return np.divmod(np.flatnonzero(ops.view(np.bool_)), ops.shape[1])
+
+
+def _ranges(lo: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """concatenate([arange(l, l + k) for l, k in zip(lo, lengths)]), vectorised."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    starts = np.repeat(lo - np.cumsum(lengths) + lengths, lengths)
+    return starts + np.arange(total)
+
+
+def _support_pairs(ops: np.ndarray, rows: np.ndarray, cols: np.ndarray):
     """Every (operator, i, j) with i < j both in the operator's support, vectorised.
 
-    Supports are laid out as a padded (L x max weight) table of qubit indices; each of the
-    few (p, q) slot pairs is then one vectorised selection across all operators.
+    ``rows, cols = np.nonzero(ops)``. Supports are laid out as a padded (L x max weight)
+    table of qubit indices; each of the few (p, q) slot pairs is then one vectorised
+    selection across all operators.
     """
-    weight = ops.sum(axis=1).astype(np.int64)
+    weight = np.bincount(rows, minlength=ops.shape[0])
     width = int(weight.max()) if weight.size else 0
-    rows, cols = np.nonzero(ops)                      # row-major: sorted by row, then qubit
     slot = np.arange(rows.size) - np.searchsorted(rows, rows)
     table = np.full((ops.shape[0], max(width, 1)), -1, dtype=np.int64)
     table[rows, slot] = cols
@@ -144,19 +297,44 @@ def _support_pairs(ops: np.ndarray):
     return np.concatenate(pa), np.concatenate(pi), np.concatenate(pj)
 
 
-def phase_model(gs, ops, Z, method: str = "auto"):
-    """The cheaper of the two phase computations for this gate set (a ``GateSet``) and draws."""
+def phase_model(gs, ops, Z, method: str = "auto", support=None):
+    """The cheaper of the two phase computations for this gate set (a ``GateSet``) and draws.
+
+    Which path runs:
+
+    - gates of weight 3 or more: always *dense* (the structured identity covers pairs only);
+    - ``method="dense"`` / ``"structured"``: that path (structured needs weight <= 2);
+    - ``"auto"`` with weight <= 2: *structured* unless its estimated cost (sparse work on
+      the L (|a| + |a|^2 / 2) support entries and pairs per sample, plus two n x n x N
+      products) exceeds the dense path's two L x m x N products. At mean operator weight
+      about 2 (the paper's setting) that is structured at every n; at the constant
+      bandwidth (mean weight n / 3) the in-support pairs grow as L n^2 / 18 and dense wins
+      from a few tens of qubits on.
+
+    Both paths give the same phases and gradients to round-off in double precision (the
+    dense one switches to single precision past ``SINGLE_PRECISION_ABOVE``). ``support``:
+    ``_support(ops)`` when the caller has it already.
+
+    The model computes ``phases(theta)`` (operators x samples), or ``set_theta(theta)``
+    then ``rows(a0, a1)`` block by block, and ``grad(R)``, d/dtheta of sum R_as Phi_as.
+    """
     if method == "dense" or gs.max_weight > 2:
         return _Dense(gs, ops, Z)
+    support = _support(ops) if support is None else support
     if method == "structured":
-        return _Structured(gs, ops, Z)
-    L, m, N = ops.shape[0], gs.m, Z.shape[0]
-    w = ops.sum(axis=1).astype(np.float64)
-    in_pairs = float(np.sum(w * (w - 1) / 2))
-    # elementwise work on the in-support pairs against two BLAS products of size L m N
-    structured_cost = 20.0 * in_pairs * N + 4.0 * N * gs.n**2
-    dense_cost = 0.25 * L * m * N
-    return _Structured(gs, ops, Z) if structured_cost < dense_cost else _Dense(gs, ops, Z)
+        return _Structured(gs, ops, Z, support)
+    L, m, N, n = ops.shape[0], gs.m, Z.shape[0], gs.n
+    w = np.bincount(support[0], minlength=L).astype(np.float64)
+    n_pairs = int(np.count_nonzero(gs.weight == 2))
+    entries = float(w.sum()) + min(float(np.sum(w * (w - 1) / 2)), float(L * n_pairs))
+    # In units of one BLAS multiply-add: a sparse multiply-add (scipy's csr kernels) costs
+    # about 12 of them on this project's machines, an elementwise pass over an array ~8.
+    structured_cost = 2 * 12.0 * entries * N + 2.0 * N * n * n + 8.0 * 6 * n * N
+    size = L * m * N
+    dense_cost = (1.0 if size > SINGLE_PRECISION_ABOVE else 2.0) * size + 8.0 * (L + N) * m
+    if structured_cost < dense_cost:
+        return _Structured(gs, ops, Z, support)
+    return _Dense(gs, ops, Z)
 
 
 def expval(theta, gates, ops, *, n_samples: int, rng=None) -> tuple[np.ndarray, np.ndarray]:

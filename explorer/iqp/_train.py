@@ -25,7 +25,7 @@ from .._common import (
     check_real,
 )
 from ..sweep import run_sweep
-from ._circuit import EXACT_MAX_N, local_gates
+from ._circuit import EXACT_MAX_N, GateSet, local_gates
 from ._init import STRATEGIES, init_params
 from ._mmd import BANDWIDTHS, _check_data, mmd2, mmd2_exact
 from ._mmd import bandwidth as _bandwidth  # loss_variance has an argument of that name
@@ -136,6 +136,7 @@ def train(gates, data, theta0, *, sigma: float, steps: int, learning_rate: float
         ``extras["grad_norm"]``; status ``COMPLETED``, ``STOPPED_EARLY`` or ``CANCELLED``.
     """
     data = _check_data(data)
+    gates = GateSet(gates, data.shape[1])     # validated once, not at every step
     theta = np.array(theta0, dtype=float)
     steps = check_int("steps", steps, 0, 10_000_000)
     opt = {"adam": adam, "sgd": sgd}[check_option("optimizer", optimizer, OPTIMIZERS)](
@@ -231,19 +232,20 @@ def _variance_job(job: dict, rng: np.random.Generator) -> tuple:
     """Sweep worker: ``count`` initializations at one n (importable by cluster workers)."""
     n, data = job["n"], job["data"]
     gates = local_gates(n)
+    gs = GateSet(gates, n)                    # validated once for every draw of the chunk
     values, second, grads = [], [], []
     for _ in range(job["count"]):
         theta = init_params(job["strategy"], gates, data=data, scale=job["scale"],
                             normalisation=job["normalisation"], rng=rng)
         kw = dict(n_ops=job["n_ops"], n_samples=job["n_samples"])
-        est, grad = mmd2(theta, gates, data, job["sigma"], rng=rng, grad=True, **kw)
+        est, grad = mmd2(theta, gs, data, job["sigma"], rng=rng, grad=True, **kw)
         if job["exact"]:
             v = mmd2_exact(theta, gates, data, job["sigma"])
             values.append(v)
             second.append(v)
         else:
             values.append(est)
-            second.append(mmd2(theta, gates, data, job["sigma"], rng=rng, **kw))
+            second.append(mmd2(theta, gs, data, job["sigma"], rng=rng, **kw))
         grads.append(float(np.max(np.abs(grad))))
     return n, values, second, grads
 
