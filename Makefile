@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8866
 PYTEST_ARGS ?=
 
-.PHONY: app lab test figures bench clean
+.PHONY: app lab test figures bench reproduce clean
 
 # One stamp per extra: re-install when pyproject.toml changes.
 $(VENV)/.stamp-%: pyproject.toml
@@ -27,6 +27,11 @@ test: $(VENV)/.stamp-test
 
 figures: $(VENV)/.stamp-app
 	$(PY) -m explorer figures --out figures
+
+# Each paper's key results as pages with figures (minutes for SBM and NTK, most of an hour for
+# the IQP training at 150 qubits); never part of `make test`.
+reproduce: $(VENV)/.stamp-test
+	$(PY) -m explorer reproduce all --out docs/reproductions
 
 bench: $(VENV)/.stamp-test
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
