@@ -58,15 +58,25 @@ from ._sample import (
     sample_graph,
 )
 from ._starts import (
+    COLLAPSED,
+    DYNAMICS,
     INITS,
     SUCCESS_METHODS,
+    TRUTH_ACCURACY,
+    escape_share,
     escape_threshold,
+    first_sweep_guess,
     initial_psi,
     joint_population_map,
     success_probability,
 )
 
 __all__ = [
+    "COLLAPSED",
+    "DYNAMICS",
+    "TRUTH_ACCURACY",
+    "escape_share",
+    "first_sweep_guess",
     "INITS",
     "LIMIT_KINDS",
     "SUCCESS_METHODS",

@@ -14,22 +14,26 @@ import functools
 import numpy as np
 from scipy.optimize import brentq
 
-from .._common import as_rng, check_int, check_option, check_real
+from .._common import as_rng, check_array, check_int, check_option, check_real
 from ..sweep import run_sweep
 from ._population import (
     _check_n,
     _check_pq,
+    _logit_coefficients,
     _sigmoid,
     classify_limits,
     constants,
     joint_population_map,
 )
-from ._sample import bcavi
+from ._sample import _as_graph, accuracy, bcavi, expected_graph, sample_graph
 
 __all__ = [
+    "DYNAMICS",
     "INITS",
     "SUCCESS_METHODS",
+    "escape_share",
     "escape_threshold",
+    "first_sweep_guess",
     "initial_psi",
     "joint_population_map",
     "success_probability",
@@ -273,3 +277,175 @@ def escape_threshold(n: int, p: float, q: float) -> float:
     if _joint_outcome(lo, n, p, q) > 0:
         return 0.0
     return float(brentq(lambda d: _joint_outcome(d, n, p, q), lo, hi, xtol=1e-12, rtol=1e-10))
+
+
+#: The graphs :func:`escape_share` runs on: the expected graph, or one sampled graph.
+DYNAMICS = ("population", "sampled")
+#: A run has reached the truth when its hard labels agree with it on this share of the nodes
+#: (the truth corner has accuracy 1, the collapsed centre and the all-same points 1/2).
+TRUTH_ACCURACY = 0.9
+#: A run has collapsed when every psi_i is within this of 1/2 (the joint fixed point is
+#: reached to machine precision within a few sweeps, reference/sbm.md section 6).
+COLLAPSED = 1e-6
+
+
+def first_sweep_guess(gap, rho: float) -> tuple[np.ndarray, np.ndarray]:
+    """A first-sweep guess (p_hat, q_hat) = (rho (1 + g), rho (1 - g)) around the edge density.
+
+    Joint (p, q) estimation needs a (p, q) for its first psi step. Refitting them by an M-step
+    from a random start gives p_hat ~ q_hat (no signal yet), so the first step is already
+    uninformative; a guess split by the relative gap ``g`` around the edge density rho keeps
+    the mean edge probability right and sets how far the first step is from p = q. ``g = 0``
+    is the collapse point p_hat = q_hat (t = 0); the truth has g close to (p - q)/(p + q).
+    Negative g gives a disassortative guess (p_hat < q_hat), the label swap of -g's first
+    step.
+
+    Parameters
+    ----------
+    gap : float or array_like
+        Relative gap g in (-1, 1).
+    rho : float
+        Edge density in (0, 1); ``rho (1 + |g|)`` must be below 1.
+
+    Returns
+    -------
+    p_hat, q_hat : ndarray
+        Shaped like ``gap``.
+
+    Raises
+    ------
+    ValueError
+        If ``gap`` is outside (-1, 1), ``rho`` outside (0, 1), or the guess leaves (0, 1).
+
+    References
+    ----------
+    The collapse this guards against: Mukherjee, Sarkar, Wang & Yan (NeurIPS 2018), abstract
+    ("random initialization" of joint updates reaches an uninformative local optimum); the
+    guess itself is the project's, not the paper's.
+
+    Examples
+    --------
+    >>> [float(v) for v in first_sweep_guess(0.5, 0.2)]
+    [0.30000000000000004, 0.1]
+    """
+    g = check_array("gap", gap)
+    if np.any(np.abs(g) >= 1):
+        raise ValueError(f"gap must be in (-1, 1); got {float(g.flat[np.argmax(np.abs(g))]):g}")
+    rho = check_real("rho", rho, 0.0, 1.0, lo_open=True, hi_open=True)
+    widest = float(np.max(np.abs(g), initial=0.0))
+    if rho * (1 + widest) >= 1:
+        raise ValueError(f"gap must be below 1/rho - 1 = {1 / rho - 1:.3g} in magnitude "
+                         f"(p_hat = rho (1 + |g|) < 1); got {widest:g}")
+    return rho * (1 + g), rho * (1 - g)
+
+
+def _first_sweep(g, psi, p_hat, q_hat):
+    """One batch psi step with fixed (p_hat, q_hat), safe at p_hat = q_hat (then psi = 1/2).
+
+    The no-division form of reference/sbm.md section 3: logit psi_i^+ = c1 (A u)_i -
+    c2 (1'u - u_i), with c1 = 4t, c2 = 4t lam both 0 when p_hat = q_hat.
+    """
+    c1, c2 = _logit_coefficients(p_hat, q_hat)
+    u = psi - 0.5
+    field = c1 * g.centred_matvec(psi) - c2 * (u.sum(axis=0) - u)
+    return _sigmoid(field)
+
+
+def escape_share(
+    n: int,
+    p: float,
+    q: float,
+    gaps,
+    *,
+    dynamics: str = "population",
+    init: str = "uniform",
+    starts: int = 64,
+    max_iter: int = 100,
+    rng=None,
+    on_progress=None,
+    cancel=None,
+) -> dict:
+    """Share of random starts that escape the joint-update collapse, against the first-sweep gap.
+
+    Each start runs joint (p, q) estimation whose first psi step uses the guess
+    :func:`first_sweep_guess` (g, rho) instead of an M-step (rho the graph's edge density),
+    then alternates M-steps and BCAVI steps, as ``bcavi(A, psi0, estimate=True, p=p_hat,
+    q=q_hat)`` does. The same starts (and, for sampled dynamics, the same graph) are used at
+    every gap, so the curve's steps are the gap's effect, not new randomness.
+
+    Parameters
+    ----------
+    n, p, q
+        The model (``n`` even, ``0 < q < p < 1``).
+    gaps : array_like, shape (G,)
+        Relative gaps g in (-1, 1).
+    dynamics : {"population", "sampled"}
+        The expected graph (O(n R) per sweep), or one graph sampled with ``rng``.
+    init : {"uniform", "bernoulli", "near_centre"}
+        The i.i.d. starts (:func:`initial_psi`).
+    starts : int
+        Number of starts R.
+    max_iter : int
+        Joint sweeps after the first step.
+    rng, on_progress, cancel
+        Randomness; ``on_progress(done, total)`` after each gap; a ``threading.Event`` that
+        stops the scan after the current gap (the arrays then cover the gaps done).
+
+    Returns
+    -------
+    dict
+        ``gap`` (G,), ``truth`` (G,) the share reaching the truth or its label swap (hard
+        labels agree on at least :data:`TRUTH_ACCURACY` of the nodes), ``collapsed`` (G,) the
+        share ending at psi = 1/2 (within :data:`COLLAPSED`), ``p_hat``, ``q_hat`` (G,) the
+        first-sweep guesses, ``rho`` the edge density used, ``gap_truth`` = (p - q)/(p + q),
+        the gap whose guess is close to the true (p, q).
+
+    Notes
+    -----
+    At g = 0 the first step has t = 0 and sends every start to psi = 1/2, which is a joint
+    fixed point for any graph: the share is 0. A gap g and -g give label-swapped first steps
+    (sigma(-z) = 1 - sigma(z)) and the joint updates are label-swap equivariant, so their
+    shares are equal. Derived here (reference/sbm.md section 6), not taken from the paper.
+
+    References
+    ----------
+    Mukherjee, Sarkar, Wang & Yan (NeurIPS 2018), abstract: with (p, q) estimated, a random
+    initialization converges to an uninformative local optimum.
+
+    Examples
+    --------
+    >>> r = escape_share(400, 0.3, 0.1, [0.0, 0.5], starts=8, rng=0)
+    >>> float(r["truth"][0]), float(r["collapsed"][0])
+    (0.0, 1.0)
+    """
+    n = _check_n(n)
+    p, q = _check_pq(p, q)
+    dynamics = check_option("dynamics", dynamics, DYNAMICS)
+    init = check_option("init", init, INITS)
+    starts = check_int("starts", starts, 1, 100_000)
+    max_iter = check_int("max_iter", max_iter, 1, 1_000_000)
+    gaps = check_array("gaps", gaps, ndim=(0, 1)).reshape(-1)
+    rng = as_rng(rng)
+    if dynamics == "population":
+        g = expected_graph(n, p, q)
+        labels = np.repeat([0, 1], n // 2)
+    else:
+        A, labels = sample_graph(n, p, q, rng=rng)
+        g = _as_graph(A)
+    rho = g.n_edges / (n * (n - 1) / 2)
+    p_hat, q_hat = first_sweep_guess(gaps, rho)
+    psi0 = initial_psi(init, n, starts, rng=rng)
+    truth, collapsed = [], []
+    for k in range(gaps.size):
+        if cancel is not None and cancel.is_set():
+            break
+        psi1 = _first_sweep(g, psi0, p_hat[k], q_hat[k])
+        end = bcavi(g, psi1, estimate=True, max_iter=max_iter, tol=1e-10, record="ends").final
+        truth.append(float(np.mean(accuracy(end, labels) >= TRUTH_ACCURACY)))
+        collapsed.append(float(np.mean(np.max(np.abs(end - 0.5), axis=0) < COLLAPSED)))
+        if on_progress is not None:
+            on_progress(k + 1, gaps.size)
+    done = len(truth)
+    return {"gap": gaps[:done], "truth": np.array(truth), "collapsed": np.array(collapsed),
+            "p_hat": p_hat[:done], "q_hat": q_hat[:done], "rho": float(rho),
+            "gap_truth": (p - q) / (p + q)}
