@@ -216,7 +216,7 @@ def mmd2(theta, gates, data, sigma: float, *, n_ops: int, n_samples: int, rng=No
         Precision of cos Phi, sin Phi and of what is computed from them (the gradient's
         products with R). The phases themselves are always double. "single" bounds every
         cosine and sine to within ``SINGLE_TRIG_ERROR`` of its double value (the phase is
-        reduced modulo 2 pi in double first when it is large), about 10^3 times below the
+        reduced modulo 2 pi in double first when it is large), over 200 times below the
         estimator's own sampling error 1/sqrt(n_samples) at any n_samples <= 10^6; it is
         about ten times faster. "auto": single when ``n_ops * n_samples >=
         SINGLE_TRIG_ABOVE``, double below (where the cosines are cheap anyway), so small
@@ -252,64 +252,73 @@ def mmd2(theta, gates, data, sigma: float, *, n_ops: int, n_samples: int, rng=No
     model = phase_model(gs, ops, Z, method, support)
     model.set_theta(theta)
     m1, m2 = np.empty(L), np.empty(L)
-    R = np.empty((L, N), np.float32 if single else np.float64) if grad else None
+    dt = np.float32 if single else np.float64
+    R = np.empty((L, N), dt) if grad else None
     v = 2.0 / (N * (N - 1) * L)
     # Operators in blocks of about BLOCK_ENTRIES phases: every step from the phases to the
-    # loss weights R is row by row, and blocks that stay in cache spare memory traffic and
-    # the page faults of fresh (L x N) temporaries (several ms at L = N = 1000).
-    step = max(1, BLOCK_ENTRIES // N)
+    # loss weights R is row by row, and buffers reused by every block stay in cache and
+    # spare the page faults of fresh (L x N) temporaries (several ms at L = N = 1000).
+    step = min(L, max(1, BLOCK_ENTRIES // N))
+    buffers = np.empty((step, N)), np.empty((step, N), dt), np.empty((step, N), dt)
     for a0 in range(0, L, step):
         a1 = min(L, a0 + step)
-        c, sin = _cos_sin(model.rows(a0, a1), single, need_sin=grad,
-                          bound=float(model.bound[a0:a1].max()))
+        Phi, cb, sb = (b[:a1 - a0] for b in buffers)
+        c, sin = _cos_sin(model.rows(a0, a1, out=Phi), single, need_sin=grad,
+                          bound=float(model.bound[a0:a1].max()), out=(cb, sb))
         m1[a0:a1], m2[a0:a1] = _moments(c)
         if grad:
-            # dL/dPhi_as = sin Phi_as (u_a + v cos Phi_as), from sin 2Phi = 2 sin Phi cos Phi
-            u = -(2 * N * m1[a0:a1] / (N - 1) - 2 * t[a0:a1]) / (L * N)
-            Rb = np.multiply(c, v, out=R[a0:a1])
-            Rb += u.astype(R.dtype)[:, None]
-            Rb *= sin
+            # dL/dPhi_as = sin Phi_as (u_a + v cos Phi_as), from sin 2Phi = 2 sin Phi cos Phi;
+            # R holds it divided by v (two passes instead of three), v goes on the gradient
+            u_v = -(2 * N * m1[a0:a1] / (N - 1) - 2 * t[a0:a1]) * (N - 1) / 2
+            c += u_v.astype(dt)[:, None]
+            np.multiply(c, sin, out=R[a0:a1])
     ell = (N * m1 * m1 - m2) / (N - 1) - 2 * m1 * t + (M * t * t - 1) / (M - 1)
     value = float(ell.mean())
     if not grad:
         return value
-    return value, model.grad(R)
+    g = model.grad(R)
+    g *= v
+    return value, g
 
 
 #: n_ops * n_samples from which ``precision="auto"`` takes single-precision cosines and sines.
 SINGLE_TRIG_ABOVE = 2**17
 
-#: Largest |error| of a single-precision cosine or sine after the range reduction of
-#: :func:`_cos_sin`: 16 * 2^-24 from rounding a phase of magnitude <= 16 to single, plus
-#: about one unit in the last place of the single-precision function (numpy's are within
-#: 4 ulp); the tests measure it.
-SINGLE_TRIG_ERROR = 1.2e-6
-
 #: Phases larger than this in magnitude are reduced modulo 2 pi (in double) before rounding.
-_REDUCE_ABOVE = 16.0
+_REDUCE_ABOVE = 64.0
+
+#: Largest |error| of a single-precision cosine or sine from :func:`_cos_sin`:
+#: _REDUCE_ABOVE * 2^-24 = 3.8e-6 from rounding a phase to single, plus a few units in the
+#: last place of numpy's single-precision functions (~2e-7); the tests measure it.
+SINGLE_TRIG_ERROR = 4.2e-6
 
 
 def _cos_sin(Phi: np.ndarray, single: bool, need_sin: bool = True,
-             bound: float | None = None):
+             bound: float | None = None, out=None):
     """cos Phi and (if asked) sin Phi, in double or in single precision (overwrites Phi).
 
     Single precision keeps the absolute error below ``SINGLE_TRIG_ERROR``: rounding a phase
     to single loses |Phi| 2^-24, so phases beyond ``_REDUCE_ABOVE`` are first brought into
     [-pi, pi] in double (derived here; one extra pass, only when needed). ``bound``: a known
     upper bound of |Phi| (the phase model's), which spares a pass to find the largest.
+    ``out``: two arrays of Phi's shape in the result's precision to write cos and sin to.
     """
-    if not single:
-        return np.cos(Phi), (np.sin(Phi) if need_sin else None)
-    if bound is None:
-        bound = max(Phi.max(), -Phi.min()) if Phi.size else 0.0
-    if bound > _REDUCE_ABOVE:
-        Phi *= 1.0 / (2.0 * math.pi)
-        Phi -= np.rint(Phi)
-        x = Phi.astype(np.float32)
-        x *= np.float32(2.0 * math.pi)
-    else:
-        x = Phi.astype(np.float32)
-    return np.cos(x), (np.sin(x) if need_sin else None)
+    dt = np.float32 if single else np.float64
+    c, s = out if out is not None else (np.empty(Phi.shape, dt), np.empty(Phi.shape, dt))
+    if single:
+        np.copyto(c, Phi, casting="same_kind")
+        # the largest phase, if the bound does not settle it, from the single copy (half
+        # the bytes of the double; rounding cannot move it across the threshold by much)
+        if (bound is None or bound > _REDUCE_ABOVE) and c.size and \
+                max(c.max(), -c.min()) > _REDUCE_ABOVE:
+            Phi *= 1.0 / (2.0 * math.pi)
+            Phi -= np.rint(Phi)
+            Phi *= 2.0 * math.pi
+            np.copyto(c, Phi, casting="same_kind")
+        Phi = c
+    if need_sin:
+        np.sin(Phi, out=s)
+    return np.cos(Phi, out=c), (s if need_sin else None)
 
 
 def _moments(c: np.ndarray):

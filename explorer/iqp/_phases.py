@@ -62,11 +62,15 @@ class _Dense:
         self._St = self.S * theta.astype(self.dtype)
         self.bound = 2.0 * (self.S @ np.abs(theta).astype(self.dtype))   # >= |Phi_a(z)|
 
-    def rows(self, a0, a1):
-        """Phases of operators a0 .. a1 - 1 at the angles of the last ``set_theta``."""
+    def rows(self, a0, a1, out=None):
+        """Phases of operators a0 .. a1 - 1 at the angles of the last ``set_theta``
+        (written to ``out``, (a1 - a0) x N double, when given)."""
         P = self._St[a0:a1] @ self.Sigma.T
         P *= 2.0
-        return P.astype(np.float64, copy=False)
+        if out is None:
+            return P.astype(np.float64, copy=False)
+        np.copyto(out, P)
+        return out
 
     def phases(self, theta):
         self.set_theta(theta)
@@ -152,7 +156,22 @@ class _Structured:
         ui, uj = np.divmod(ukey, n)
         self.ss8 = s8[ui]
         self.ss8 *= s8[uj]
-        self.SS = self.ss8.astype(np.float64)            # (U, N), U <= min(pairs, P)
+        # One double copy of the pair signs serves every block while it is small (up to
+        # 8 MB; at small n pairs repeat across operators, U << P); past that each block
+        # expands its own rows, in a buffer that stays in cache instead of a big fresh array.
+        self.B = None
+        if ukey.size * Z.shape[0] <= 2**20:
+            # Small: B = [W; SS] in one array, so one kernel call sums each operator's
+            # qubits and pairs while its row of phases is hot; W is written per theta.
+            self.B = np.empty((n + ukey.size, Z.shape[0]))
+            self.B[n:] = self.ss8
+            row = np.concatenate([rows, self.pa])
+            order = np.argsort(row, kind="stable")
+            self.k_indices = np.concatenate([cols, n + self.up])[order].astype(np.int32)
+            self.k_ptr = np.searchsorted(row[order], np.arange(L + 1)).astype(np.int32)
+            pair = order >= rows.size
+            self.k_pair_pos, self.k_lin_pos = np.flatnonzero(pair), np.flatnonzero(~pair)
+            self.k_pair_src = order[self.k_pair_pos] - rows.size
         self.sT = s8.astype(np.float64)
         self.cols = cols.astype(np.int32)
         self.ptr = np.searchsorted(rows, np.arange(L + 1)).astype(np.int32)
@@ -181,24 +200,45 @@ class _Structured:
 
     def set_theta(self, theta):
         t, Theta = self._angles(theta)
-        W = Theta @ self.sT
+        if self.B is None:
+            W = Theta @ self.sT
+        else:
+            W = np.matmul(Theta, self.sT, out=self.B[:self.n])
         W += t[:, None]
         W *= self.sT
         self.W = W
         self.coef = -4.0 * Theta.reshape(-1)[self.ukey][self.up]   # per pair entry
+        if self.B is not None:
+            self.k_data = np.empty(self.k_indices.size)
+            self.k_data[self.k_lin_pos] = 2.0
+            self.k_data[self.k_pair_pos] = self.coef[self.k_pair_src]
         # |Phi_a| <= 2 sum_{i in a} (|t_i| + sum_j |Theta_ij|): every gate that anticommutes
         # with Z_a touches a qubit of a
         per_qubit = np.abs(t) + np.abs(Theta).sum(axis=1)
         self.bound = 2.0 * np.bincount(self.rows_of, weights=per_qubit[self.cols],
                                        minlength=self.L)
 
-    def rows(self, a0, a1):
-        """Phases of operators a0 .. a1 - 1 at the angles of the last ``set_theta``."""
-        Phi = np.zeros((a1 - a0, self.W.shape[1]))
+    def rows(self, a0, a1, out=None):
+        """Phases of operators a0 .. a1 - 1 at the angles of the last ``set_theta``
+        (written to ``out``, (a1 - a0) x N double, when given)."""
+        if out is None:
+            Phi = np.zeros((a1 - a0, self.W.shape[1]))
+        else:
+            Phi = out
+            Phi.fill(0.0)
+        if self.B is not None:
+            k0 = self.k_ptr[a0]
+            _csr_accumulate(self.k_ptr[a0:a1 + 1] - k0, self.k_indices[k0:], self.k_data[k0:],
+                            self.B, Phi)
+            return Phi
         p0, q0 = self.ptr[a0], self.pair_ptr32[a0]
         _csr_accumulate(self.ptr[a0:a1 + 1] - p0, self.cols[p0:], self.two[p0:], self.W, Phi)
-        _csr_accumulate(self.pair_ptr32[a0:a1 + 1] - q0, self.up32[q0:], self.coef[q0:],
-                        self.SS, Phi)
+        k = self.pair_ptr32[a1] - q0
+        if k:
+            SS = np.empty((k, Phi.shape[1]))
+            np.copyto(SS, self.ss8[self.up[q0:q0 + k]])
+            _csr_accumulate(self.pair_ptr32[a0:a1 + 1] - q0, np.arange(k, dtype=np.int32),
+                            self.coef[q0:], SS, Phi)
         return Phi
 
     def phases(self, theta):
@@ -221,19 +261,27 @@ class _Structured:
         g[st.pair_gate] = 2.0 * (M1[st.key].astype(np.float64) + M1[st.key_t])
         U = self.ukey.size
         if U:
-            # per in-support pair u: sum_s SS_us sum_{a contains u} R_as
-            Y = np.zeros((U, N), dt)
-            _csr_accumulate(self.pair_ops_ptr, self.pair_ops,
-                            np.ones(self.pair_ops.size, dt), R, Y)
-            SS = self.SS if dt == np.float64 else self.ss8.astype(dt)
-            per_pair = np.einsum("us,us->u", SS, Y, dtype=np.float64)
+            # per in-support pair u: sum_s SS_us Y_us, Y_u = sum_{a contains u} R_a, a block
+            # of pairs at a time in buffers that stay in cache
+            per_pair = np.empty(U)
+            step = max(1, BLOCK_ENTRIES // N)
+            Y, SS = np.empty((min(step, U), N), dt), np.empty((min(step, U), N), dt)
+            ones, ptr = np.ones(self.pair_ops.size, dt), self.pair_ops_ptr
+            for u0 in range(0, U, step):
+                u1 = min(U, u0 + step)
+                Yb, SSb = Y[:u1 - u0], SS[:u1 - u0]
+                Yb.fill(0.0)
+                _csr_accumulate(ptr[u0:u1 + 1] - ptr[u0], self.pair_ops[ptr[u0]:],
+                                ones[ptr[u0]:], R, Yb)
+                np.copyto(SSb, self.ss8[u0:u1])
+                per_pair[u0:u1] = np.einsum("us,us->u", SSb, Yb)
             g[self.u_gates] -= 4.0 * per_pair[self.u_rep]
         return g
 
 
-#: Entries per block of the blocked passes (1 MB in double): they stay in cache and their
+#: Entries per block of the blocked passes (512 kB in double): they stay in cache and their
 #: memory is reused instead of fresh (operators x samples) arrays.
-BLOCK_ENTRIES = 2**17
+BLOCK_ENTRIES = 2**16
 
 
 def _csr_accumulate(indptr, indices, data, X, out):
