@@ -19,8 +19,9 @@ from explorer.reproduce import ntk as page
 #: over the quick run's one decade of n (finite n bends it by a few hundredths; a wrong risk
 #: formula, e.g. variance not divided by n or bias not squared, moves it by > 0.3).
 SLOPE_TOL = 0.12
-#: The page prints slopes with two decimals.
+#: The page prints slopes with two decimals and risks with two significant digits.
 PRINT_TOL = 0.006
+PRINT_REL = 0.06
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +115,12 @@ def test_oracle_risk_slope_against_an_independent_closed_form(run):
     reference = np.polyfit(np.log(ns), np.log(best), 1)[0]
     assert ours == pytest.approx(reference, abs=PRINT_TOL)
     assert reference < 0 and abs(reference - theory) < SLOPE_TOL
+    # the values too, not only the slope (a wrong time scale can keep the slope)
+    header, rows = next(t for t in tables(text) if "theory T_hat (preview)" in t[0]
+                        and "oracle risk" in t[0])
+    assert [int(v) for v in column(header, rows, "n")] == ns.tolist()
+    printed = [float(v) for v in column(header, rows, "oracle risk")]
+    assert printed == pytest.approx(best, rel=PRINT_REL)
 
 
 def _fires(lam, R, sigma, t):
