@@ -47,10 +47,11 @@ def trig_floor(rng, dtype):
 
 
 def products_floor(n, rng):
-    """The two n x n x N products in double: Theta @ s^T and (s o C)^T s."""
+    """The two n x n x N products in double: Theta @ s^T and (s o C)^T s (two general
+    products: s @ s.T alone would be a half-cost symmetric one)."""
     theta = rng.random((n, n))
-    sT = rng.random((n, N))
-    return best_of(lambda: (theta @ sT, sT @ sT.T), repeat=7)
+    sT, sc = rng.random((n, N)), rng.random((n, N))
+    return best_of(lambda: (theta @ sT, sc @ sT.T), repeat=7)
 
 
 def dense_floor(m, rng):

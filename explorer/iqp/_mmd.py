@@ -118,14 +118,18 @@ def operator_probability(sigma: float) -> float:
 
 
 def _check_data(data, n: int | None = None) -> np.ndarray:
-    data = check_array("data", data, ndim=2, lo=0, hi=1)
-    if not np.all((data == 0) | (data == 1)):
-        raise ValueError("data must be a 0/1 array (samples x bits)")
+    if isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2 \
+            and (data.size == 0 or data.max() <= 1):
+        pass      # already 0/1 bytes (what training passes at every step): one cheap pass
+    else:
+        data = check_array("data", data, ndim=2, lo=0, hi=1)
+        if not np.all((data == 0) | (data == 1)):
+            raise ValueError("data must be a 0/1 array (samples x bits)")
     if data.shape[0] < 2:
         raise ValueError(f"data must hold at least 2 samples; got {data.shape[0]}")
     if n is not None and data.shape[1] != n:
         raise ValueError(f"data must have n = {n} columns (one per qubit); got {data.shape[1]}")
-    return data.astype(np.uint8)
+    return data.astype(np.uint8, copy=False)
 
 
 def empirical_distribution(data) -> np.ndarray:
@@ -343,10 +347,11 @@ def _data_correlators(data: np.ndarray, ops: np.ndarray, support=None) -> np.nda
     rows, cols = _support(ops) if support is None else support
     if rows.size * M > 0.05 * L * n * M + 10.0 * L * M:
         return _gate_signs(data, ops).mean(axis=0)
-    A = sp.csr_array((np.ones(rows.size, np.uint8), (rows, cols)), shape=(L, n))
+    A = sp.csr_array((np.ones(rows.size, np.uint8), cols, np.searchsorted(rows, np.arange(L + 1))),
+                     shape=(L, n))                   # rows are sorted: CSR directly
     counts = A @ np.ascontiguousarray(data.T, dtype=np.uint8)   # (L, M), modulo 256
     counts &= 1
-    return 1.0 - 2.0 * counts.mean(axis=1)
+    return 1.0 - 2.0 * counts.sum(axis=1, dtype=np.int32) / M
 
 
 def _gate_set(gates, n: int) -> GateSet:

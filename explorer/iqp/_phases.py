@@ -93,6 +93,7 @@ class _PairStructure(NamedTuple):
     key_order: np.ndarray       # argsort of key (repeated generators are adjacent)
     sorted_key: np.ndarray      # key[key_order]
     sym_key: np.ndarray         # concatenate([key, key_t]): one bincount fills symmetric Theta
+    distinct: bool              # no pair repeated: Theta can be filled by assignment
 
 
 def _pair_structure(gs) -> _PairStructure:
@@ -105,7 +106,8 @@ def _pair_structure(gs) -> _PairStructure:
         key, key_t = pi * n + pj, pj * n + pi
         order = np.argsort(key, kind="stable")
         st = _PairStructure(single_gate, gs.first[single_gate], pair_gate, key, key_t, order,
-                            key[order], np.concatenate([key, key_t]))
+                            key[order], np.concatenate([key, key_t]),
+                            bool(np.all(np.diff(key[order]) > 0)))
         gs.cache["pairs"] = st
     return st
 
@@ -194,9 +196,14 @@ class _Structured:
         n, st = self.n, self.st
         t = np.bincount(st.single_qubit, weights=theta[st.single_gate], minlength=n)
         pair = theta[st.pair_gate]
-        Theta = np.bincount(st.sym_key, weights=np.concatenate([pair, pair]),
-                            minlength=n * n).reshape(n, n)
-        return t, Theta
+        if not st.distinct:
+            Theta = np.bincount(st.sym_key, weights=np.concatenate([pair, pair]),
+                                minlength=n * n)
+            return t, Theta.reshape(n, n)
+        Theta = np.zeros(n * n)                  # two scatters: half a bincount's time
+        Theta[st.key] = pair
+        Theta[st.key_t] = pair
+        return t, Theta.reshape(n, n)
 
     def set_theta(self, theta):
         t, Theta = self._angles(theta)
@@ -323,9 +330,9 @@ def _ranges(lo: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 def _support_pairs(ops: np.ndarray, rows: np.ndarray, cols: np.ndarray):
     """Every (operator, i, j) with i < j both in the operator's support, vectorised.
 
-    ``rows, cols = np.nonzero(ops)``. Supports are laid out as a padded (L x max weight)
-    table of qubit indices; each of the few (p, q) slot pairs is then one vectorised
-    selection across all operators.
+    ``rows, cols = _support(ops)``. Supports are laid out as a padded (L x max weight) table
+    of qubit indices (ascending along each row); the operators of each weight w then give
+    their pairs in one selection of the w (w - 1) / 2 slot pairs (a handful of weights).
     """
     weight = np.bincount(rows, minlength=ops.shape[0])
     width = int(weight.max()) if weight.size else 0
@@ -333,12 +340,14 @@ def _support_pairs(ops: np.ndarray, rows: np.ndarray, cols: np.ndarray):
     table = np.full((ops.shape[0], max(width, 1)), -1, dtype=np.int64)
     table[rows, slot] = cols
     pa, pi, pj = [], [], []
-    for p in range(width):
-        for q in range(p + 1, width):
-            sel = np.flatnonzero(weight > q)
-            pa.append(sel)
-            pi.append(table[sel, p])
-            pj.append(table[sel, q])
+    for w in range(2, width + 1):
+        sel = np.flatnonzero(weight == w)
+        if sel.size:
+            p, q = np.triu_indices(w, 1)
+            sub = table[sel, :w]
+            pa.append(np.repeat(sel, p.size))
+            pi.append(sub[:, p].reshape(-1))
+            pj.append(sub[:, q].reshape(-1))
     if not pa:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, empty
