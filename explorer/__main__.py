@@ -1,5 +1,5 @@
 """Command line: ``python -m explorer serve`` (what ``make app`` runs), ``figures``,
-``reproduce`` (what ``make reproduce`` runs) and ``ntk-lm``."""
+``reproduce`` (what ``make reproduce`` runs), ``tour check`` and ``ntk-lm``."""
 
 from __future__ import annotations
 
@@ -122,6 +122,22 @@ def reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def tour(args: argparse.Namespace) -> int:
+    """Check tour files: their shape, then against their app's controls, presets and views."""
+    from .tours import check_tour, load_tour
+
+    failed = 0
+    for path in args.files:
+        try:
+            t = check_tour(load_tour(path))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+        else:
+            print(f"ok: {path}: {t.title!r}, app {t.app}, {len(t)} steps")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m explorer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -138,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     p_lm = sub.add_parser("ntk-lm", help="recompute the eNTK of all-MiniLM-L6-v2 (extra 'lm')")
     p_lm.add_argument("--out", default=None, help="where to write the .npz")
     p_lm.set_defaults(func=ntk_lm)
+    p_tour = sub.add_parser("tour", help="guided tours: check tour files")
+    tour_sub = p_tour.add_subparsers(dest="tour_command", required=True)
+    p_check = tour_sub.add_parser("check", help="validate tour files (TOML)")
+    p_check.add_argument("files", nargs="+", help="tour files")
+    p_check.set_defaults(func=tour)
     p_rep = sub.add_parser("reproduce", help="regenerate each paper's key results as pages")
     p_rep.add_argument("which", nargs="?", default="all", choices=["sbm", "iqp", "ntk", "all"])
     p_rep.add_argument("--out", default="docs/reproductions", help="output folder")

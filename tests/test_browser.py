@@ -335,3 +335,38 @@ def test_views_fill_the_width_without_overlap_or_cut_text(browser, voila_url, no
     assert m["cut"] == [], m["cut"]
     if lecture:
         assert m["intro"] is False and m["markdown"] is False
+
+
+def test_walking_a_whole_tour_with_the_next_button(page, voila_url):
+    """Pick the NTK tour, press Next to its end: each step's narration, status line, focused
+    view and permalink step follow (the status computed from the step's own settings)."""
+    from explorer.apps import ntk_app
+    from explorer.tours import tours_for
+
+    tour = tours_for("ntk")["ntk_early_stopping"]
+    defaults = {p.name: p.default for p in ntk_app.PARAMS} | {"seed": 0}
+    errors = _collect_errors(page)
+    page.goto(voila_url + NTK)
+    status = _wait_for_app(page)
+    page.locator(".explorer-tour select").select_option(label=tour.title)
+    narration = page.locator(".explorer-tour-text")
+    view_names = [v.name for v in ntk_app.VIEWS]
+    for k, step in enumerate(tour.steps, start=1):
+        if k > 1:
+            page.locator(".explorer-tour").get_by_role("button", name="Next").click()
+        expect(narration).to_contain_text(f"{k}. {step.title}", timeout=UPDATE_TIMEOUT)
+        state = defaults | (ntk_app.PRESETS.get(step.preset, {})) | dict(step.values)
+        expect(status).to_have_text(evaluate_once(ntk_app.STAGES, ntk_app.summary, state),
+                                    timeout=UPDATE_TIMEOUT)
+        expect(page.locator(".explorer-permalink-link")).to_contain_text(f"step={k}")
+        focus = page.locator(".explorer-focus")
+        expect(focus).to_have_count(1)
+        index = view_names.index(step.view)
+        focused = focus.locator("div.jupyter-matplotlib-figure")
+        expect(focused).to_have_count(1)
+        assert focused.bounding_box() == page.locator(
+            "div.jupyter-matplotlib-figure").nth(index).bounding_box()
+        if k == 4:
+            page.screenshot(path=str(ARTIFACTS / "tour_step.png"))
+    expect(page.locator(".explorer-tour").get_by_role("button", name="Next")).to_be_disabled()
+    assert errors == [], errors

@@ -153,7 +153,8 @@ SEED = Param("seed", "int", 0, lo=0, hi=SEED_MAX, label="seed", help="root rando
 
 
 def parse_query(
-    query: str, params: Sequence[Param], presets: Mapping[str, Mapping[str, Any]] = ()
+    query: str, params: Sequence[Param], presets: Mapping[str, Mapping[str, Any]] = (),
+    tours: Mapping[str, int] = (),
 ) -> tuple[dict[str, Any], list[str]]:
     """Turn a URL query string into validated state plus human-readable warnings.
 
@@ -164,8 +165,9 @@ def parse_query(
     Returns
     -------
     state : dict
-        Validated values for the keys that parsed, plus ``preset``, ``lecture``
-        and ``debug`` when given.
+        Validated values for the keys that parsed, plus ``preset``, ``lecture``,
+        ``debug``, ``tour`` (a name in ``tours``, which maps names to step counts) and
+        ``step`` (1 to that tour's count) when given.
     warnings : list of str
     """
     state: dict[str, Any] = {}
@@ -191,6 +193,18 @@ def parse_query(
                 state["preset"] = text
             else:
                 warnings.append(f"unknown preset {text[:30]!r} ignored")
+            continue
+        if key == "tour":
+            if text in tours:
+                state["tour"] = text
+            else:
+                warnings.append(f"unknown tour {text[:30]!r} ignored")
+            continue
+        if key == "step":
+            try:
+                state["step"] = Param("step", "int", 1, lo=1, hi=100).parse(text)
+            except ValueError as exc:
+                warnings.append(f"{exc}; using step 1")
             continue
         param = by_name.get(key) or flags.get(key)
         if param is None:

@@ -35,17 +35,22 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from .._common import check_option
+from ..tours import Tour
 from ._export import Exporter
 from ._graph import Graph, Stage, Task, View, inputs_of
 from ._layout import PX_PER_INCH, GridLayout
 from ._params import SEED, Param, parse_query
 from ._status import DEBUG_ENV, StatusLine
 from ._tasks import EventLoop, TaskRecord, TaskRunner, kernel_io_loop
+from ._tour import TourPlayer
 
 __all__ = ["App", "DEBUG_ENV", "Param", "Results", "Stage", "Task", "View", "new_figure",
            "parse_query"]
 
 LECTURE_FONT_SCALE = 1.6
+#: URL keys with their own meaning, never control names.
+RESERVED = ("preset", "lecture", "debug", "tour", "step")
+
 _STYLE = """<style>
 .explorer-lecture, .explorer-lecture .widget-label, .explorer-lecture .widget-readout,
 .explorer-lecture .widget-html-content, .explorer-lecture select,
@@ -60,6 +65,10 @@ _STYLE = """<style>
 .explorer-app .widget-button .widget-label-basic {overflow: visible;}
 .explorer-controls .widget-dropdown > select {min-width: 0;}
 .explorer-lecture .explorer-intro {display: none;}
+.explorer-focus {outline: 3px solid #e8a317; outline-offset: 2px; border-radius: 2px;}
+.explorer-tour-text {background: #fff8e6; border-left: 4px solid #e8a317;
+  padding: 4px 10px; margin-bottom: 6px;}
+.explorer-tour-text .widget-html-content {white-space: normal; line-height: 1.4;}
 body:has(.explorer-lecture) .jp-MarkdownOutput {display: none;}
 </style>"""
 
@@ -245,6 +254,9 @@ class App:
         (a ``ValueError`` from it goes to the status line).
     extra_widgets : sequence of Widget
         Further controls placed under the tasks (not part of the URL state).
+    tours : mapping of str to Tour, optional
+        Guided tours (:mod:`explorer.tours`), each checked against this app; a tour's
+        position is part of the permalink (``tour=NAME&step=K``).
 
     Attributes
     ----------
@@ -281,10 +293,15 @@ class App:
         initial: Mapping[str, Any] | None = None,
         executor: Any = None,
         extra_widgets: Sequence[W.Widget] = (),
+        tours: Mapping[str, Tour] | None = None,
     ) -> None:
         self.title = title
         self.params = [*params, *([] if any(p.name == "seed" for p in params) else [SEED])]
         self._by_name = {p.name: p for p in self.params}
+        for reserved in RESERVED:
+            if reserved in self._by_name:
+                raise ValueError(f"a control cannot be named {reserved!r}: the permalink "
+                                 f"uses it (reserved: {', '.join(RESERVED)})")
         self.graph = Graph(list(self._by_name), stages, views, tasks)
         for what, fn in (("summary", summary), ("columns", columns)):
             if fn is not None:
@@ -344,6 +361,7 @@ class App:
         for name, row in self.task_rows.items():
             row.run.on_click(safe(lambda _b, name=name: self.run(name)))
             row.cancel.on_click(safe(lambda _b, name=name: self.cancel(name)))
+        self.tour_player = TourPlayer(tours or {}, self.go_to_step, safe)
         self.lecture = W.ToggleButton(value=False, description="Lecture", icon="desktop",
                                       tooltip="lecture mode: larger text, advanced hidden",
                                       layout={"width": "auto"})
@@ -360,16 +378,26 @@ class App:
                 raise ValueError(f"unknown control {key!r}; known: {', '.join(self._by_name)}")
             initial[key] = self._by_name[key].validate(value)
         query = os.environ.get("QUERY_STRING", "") if query_string is None else query_string
-        url_state, url_warnings = parse_query(query, self.params, self.presets)
+        tours = {name: len(t) for name, t in self.tour_player.tours.items()}
+        url_state, url_warnings = parse_query(query, self.params, self.presets, tours)
         if url_state.pop("debug", False):
             self.status_line.debug = True
-        self.status_line.show_warnings(url_warnings, prefix="Ignored from the URL: ")
         lecture = url_state.pop("lecture", False)
         preset = url_state.pop("preset", None)
-        values = {**initial, **(self.preset_values(preset) if preset else {}), **url_state}
+        tour, step = url_state.pop("tour", None), url_state.pop("step", None)
+        if step is not None and (tour is None or step > tours[tour]):
+            url_warnings.append(f"step {step} needs a tour with that many steps; "
+                                + ("ignored" if tour is None else "starting at step 1"))
+            step = None if tour is None else 1
+        self.status_line.show_warnings(url_warnings, prefix="Ignored from the URL: ")
+        at_step = self._step_values(tour, step or 1) if tour else {}
+        values = {**initial, **(self.preset_values(preset) if preset else {}), **at_step,
+                  **url_state}
         self._set_values(values)
         if preset:
             self._set_quietly("preset", preset)
+        if tour:
+            self._show_step(tour, step or 1)
         safe(self.recompute)()
         if lecture:
             self.lecture.value = True
@@ -422,20 +450,23 @@ class App:
             if p.advanced:
                 w.add_class("explorer-advanced")
         left = W.VBox(
-            [self.controls["preset"], *control_widgets,
+            [self.controls["preset"],
+             *([self.tour_player.controls] if self.tour_player.tours else []),
+             *control_widgets,
              *[row.widget for row in self.task_rows.values()], *extra_widgets],
             layout={"width": "300px", "min_width": "260px", "flex": "0 0 auto"},
         ).add_class("explorer-controls")
         header = W.HBox([W.HTML(f"<h3>{html.escape(self.title)}</h3>"), self.lecture],
                         layout={"justify_content": "space-between", "align_items": "center"})
-        fig_widgets = {name: _figure_widget(f) for name, f in self.figures.items()}
+        self._fig_widgets = {name: _figure_widget(f) for name, f in self.figures.items()}
         rows = layout if layout else [(name,) for name in self.figures]
-        self.grid = GridLayout(rows, fig_widgets, {n: v.figsize
-                                                   for n, v in self.graph.views.items()})
+        self.grid = GridLayout(rows, self._fig_widgets,
+                               {n: v.figsize for n, v in self.graph.views.items()})
         self.grid.probe.observe(self.status_line.safe(self._on_measure),
                                 names=["width", "viewport_height"])
-        body = W.HBox([left, self.grid.widget],
-                      layout={"align_items": "flex-start", "width": "100%"})
+        right = W.VBox([self.tour_player.narration, self.grid.widget],
+                       layout={"flex": "1 1 auto", "min_width": "0"})
+        body = W.HBox([left, right], layout={"align_items": "flex-start", "width": "100%"})
         return W.VBox(
             [W.HTML(_STYLE), header, *([self.intro] if self.intro else []),
              *([self.about] if self.about else []), body,
@@ -753,6 +784,50 @@ class App:
             text = ""
         row.label.value = html.escape(text)
 
+    # ------------------------------------------------------------------ tours
+
+    def _step_values(self, name: str, step: int) -> dict[str, Any]:
+        """The controls a tour step sets: its preset's full state, then its own values."""
+        s = self.tour_player.tours[name].steps[step - 1]
+        return {**(self.preset_values(s.preset) if s.preset else {}),
+                **{k: self._by_name[k].validate(v) for k, v in s.values.items()}}
+
+    def _show_step(self, name: str | None, step: int) -> None:
+        self.tour_player.show(name, step)
+        view = self.tour_player.tour.steps[step - 1].view if name else None
+        for vname, widget in self._fig_widgets.items():
+            if vname == view:
+                widget.add_class("explorer-focus")
+            else:
+                widget.remove_class("explorer-focus")
+
+    def go_to_step(self, name: str | None, step: int = 1) -> None:
+        """Show step ``step`` (1-based) of tour ``name``: its controls with one recompute,
+        its narration and its view highlighted; ``name=None`` closes the tour."""
+        if name is None:
+            self._show_step(None, 0)
+            self._update_permalink()
+            return
+        tour = self.tour_player.tours.get(name)
+        if tour is None:
+            raise ValueError(f"unknown tour {name!r}; known: "
+                             f"{', '.join(self.tour_player.tours) or '(none)'}")
+        if not 1 <= step <= len(tour):
+            raise ValueError(f"step must be in [1, {len(tour)}] for tour {name!r}; got {step}")
+        s = tour.steps[step - 1]
+        self._set_values(self._step_values(name, step))
+        self._set_quietly("preset", s.preset if s.preset and not s.values else "(custom)")
+        self._show_step(name, step)
+        self.status_line.safe(self.recompute)()
+
+    def next_step(self) -> None:
+        """The tour's next step (the Next button)."""
+        self.tour_player._move(+1)
+
+    def previous_step(self) -> None:
+        """The tour's previous step (the Back button)."""
+        self.tour_player._move(-1)
+
     # ------------------------------------------------------------------ permalink
 
     def query_string(self, state: Mapping[str, Any] | None = None) -> str:
@@ -763,6 +838,8 @@ class App:
         preset = self.controls["preset"].value
         if preset != "(custom)":
             items.insert(0, ("preset", preset))
+        if self.tour_player.tour is not None:
+            items += [("tour", self.tour_player.name), ("step", str(self.tour_player.step))]
         if self.lecture.value:
             items.append(("lecture", "1"))
         return urllib.parse.urlencode(items)

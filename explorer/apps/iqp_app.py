@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import datasets, iqp
+from ..tours import tours_for
 from ._shell import App, Param, Stage, Task, View
 
 __all__ = ["PARAMS", "PRESETS", "STAGES", "TASKS", "VIEWS", "make_app", "summary"]
@@ -487,7 +488,7 @@ def make_app(*, executor=None, query_string: str | None = None, debug: bool | No
               params=PARAMS, stages=STAGES, views=VIEWS, tasks=TASKS, summary=summary,
               columns=columns, presets=PRESETS, layout=LAYOUT, intro=INTRO, about=ABOUT,
               query_string=query_string,
-              debug=debug, initial=overrides, extra_widgets=[dask.widget],
+              debug=debug, initial=overrides, extra_widgets=[dask.widget], tours=tours_for("iqp"),
               executor=(lambda: executor) if executor is not None else dask.executor)
     app.dask = dask
     return app

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .. import ntk
+from ..tours import tours_for
 from ._shell import App, Param, Stage, Task, View
 
 __all__ = ["PARAMS", "PRESETS", "STAGES", "TASKS", "VIEWS", "make_app", "summary"]
@@ -445,4 +446,5 @@ def make_app(*, executor=None, query_string: str | None = None, debug: bool | No
     return App(title="NTK fine-tuning from a pretrained start: early stopping", params=PARAMS,
                stages=STAGES, views=VIEWS, tasks=TASKS, summary=summary, columns=columns,
                presets=PRESETS, layout=LAYOUT, intro=INTRO, about=ABOUT, query_string=query_string,
-               debug=debug, initial=overrides, executor=executor)
+               debug=debug, initial=overrides, executor=executor,
+               tours=tours_for("ntk"))

@@ -23,12 +23,21 @@ Progress = Callable[[str], None]
 
 
 def sci(x: Any, digits: int = 2) -> str:
-    """A number as the papers print theirs: 5.8e-2, 0.64 (two significant digits), or "-"."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    """A number as the papers print theirs: 5.8e-2, 0.64, 190 (two significant digits).
+
+    >>> [sci(v) for v in (0.058, 0.64, 1.5, 190.0, 12345.0, 3e7, 0.0, None, float("inf"))]
+    ['5.8e-2', '0.64', '1.5', '190', '12000', '3.0e7', '0', '-', 'inf']"""
+    if x is None:
         return "-"
     x = float(x)
-    if x == 0 or 0.1 <= abs(x) < 1000:
+    if math.isnan(x):
+        return "-"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == 0 or 0.1 <= abs(x) < 10**digits:
         return f"{x:.{digits}g}"
+    if 10**digits <= abs(x) < 1e6:
+        return f"{round(x, digits - 1 - int(math.floor(math.log10(abs(x))))):.0f}"
     mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
     return f"{mantissa}e{int(exponent)}"
 
@@ -94,7 +103,8 @@ class Report:
         """Save ``fig`` as ``slug_name.png`` beside the page and show it with its caption."""
         path = self.out / f"{self.slug}_{name}.png"
         fig.savefig(path, dpi=110)
-        self._lines += [f"![{caption}]({path.name})", "", f"*{' '.join(caption.split())}*", ""]
+        caption = " ".join(caption.split())
+        self._lines += [f"![{caption}]({path.name})", "", f"*{caption}*", ""]
         return path
 
     def write(self) -> Path:
