@@ -10,9 +10,12 @@ symmetric matrix Theta of pair angles (zero diagonal),
 .. math:: \Phi_a(z) = 2\Bigl[\sum_{i\in a} s_i\,(t_i + (\Theta s)_i)
           - 2\sum_{i<j;\ i,j\in a}\Theta_{ij}\,s_i s_j\Bigr],
 
-so one n x n product per sample and O(|a|^2) per (operator, sample) pair replace the
-(L x m x N) product; the mean operator weight is small (about 2) in the paper's setting.
-The gradient has the same structure (reference/iqp.md, appendix; derived, not quoted).
+so one n x n x N product and O(|a|^2) per (operator, sample) pair replace the (L x m x N)
+product; the mean operator weight is small (about 2) in the paper's setting. The gradient
+has the same structure (reference/iqp.md, appendix; derived, not quoted): one more
+n x n x N product and the same sparse sums the other way. Memory: O(n^2 + n N) plus the
+pair signs (at most min(L |a|^2 / 2, m) rows of N) and cache-sized blocks of operators;
+no (L x m) or (m x N) array. ``phase_model`` says which method runs when.
 
 ``expval``, the Monte Carlo estimator of Z-correlators, is the dense phases averaged.
 """
@@ -264,8 +267,9 @@ class _Structured:
         SC *= sT                                         # ... times s
         g = np.zeros(self.m)
         g[st.single_gate] = 2.0 * SC.sum(axis=1, dtype=np.float64)[st.single_qubit]
-        M1 = (SC @ sT.T).reshape(-1)                     # (n, n): sum_s s_i C_i s_j
-        g[st.pair_gate] = 2.0 * (M1[st.key].astype(np.float64) + M1[st.key_t])
+        M1 = SC @ sT.T                                   # (n, n): sum_s s_i C_i s_j
+        M1 += M1.T                                       # one gather instead of two
+        g[st.pair_gate] = 2.0 * M1.reshape(-1)[st.key]
         U = self.ukey.size
         if U:
             # per in-support pair u: sum_s SS_us Y_us, Y_u = sum_{a contains u} R_a, a block
