@@ -174,3 +174,49 @@ def test_success_view_names_the_starts_it_shows(app):
     app.set_state({"init": "informed"})          # not an i.i.d. start: the uniform curve, said
     assert app.artists["success"].ax.get_title() == "(5) success of uniform starts"
     app.set_state({"init": "uniform"})
+
+
+def test_a_first_sweep_gap_starts_joint_estimation_from_the_guess(app):
+    app.set_state({"n": 600, "p": 0.3, "q": 0.1, "seed": 4, "init": "uniform",
+                   "parameters": "estimated", "gap": 0.5})
+    m = 300
+    rho = (2 * m * (m - 1) / 2 * 0.3 + m * m * 0.1) / (600 * 599 / 2)    # pairs by hand
+    want = (rho * 1.5, rho * 0.5)
+    assert app.result.guess == pytest.approx(want)
+    assert app.result.updates == {"estimate": True, "p": pytest.approx(want[0]),
+                                  "q": pytest.approx(want[1])}
+    start = sbm.initial_psi("uniform", 600, app.state["starts"],
+                            rng=np.random.default_rng([4, 0]))[:, :1]
+    A, _ = sbm.sample_graph(600, 0.3, 0.1, rng=np.random.default_rng([4, 1]))
+    est = sbm.bcavi(A, start, estimate=True, p=want[0], q=want[1], max_iter=app.state["max_iter"])
+    assert np.allclose(app.result.known_vs_estimated.estimated.final, est.final)
+    assert f"first sweep p_hat={want[0]:.3g}" in app.status_text
+    app.set_state({"gap": 0.0})                  # 0: an M-step first, as before
+    assert app.result.guess is None and app.result.updates == {"estimate": True}
+    assert "first sweep" not in app.status_text
+    app.set_state({"p": 0.8, "q": 0.4, "gap": 0.9})   # rho (1 + g) > 1: explained
+    assert app.status_text.startswith("gap must be below 1/rho - 1")
+    app.set_state({"p": 0.3, "q": 0.1, "gap": 0.0, "parameters": "known"})
+    assert app.last_error is None
+
+
+def test_the_escape_scan_shows_the_backends_shares_against_the_gap(app):
+    app.set_state({"n": 200, "p": 0.3, "q": 0.1, "seed": 5, "init": "uniform", "gap": 0.3})
+    a = app.artists["escape"]
+    assert list(a.sampled.get_xdata()) == [] and "press Run escape scan" in a.ax.get_title()
+    app.run("escape_scan")
+    assert app.wait(300)
+    for k, (dynamics, line) in enumerate((("population", a.population),
+                                          ("sampled", a.sampled))):
+        want = sbm.escape_share(200, 0.3, 0.1, sbm_app.ESCAPE_GAPS, dynamics=dynamics,
+                                starts=sbm_app.ESCAPE_STARTS, rng=np.random.default_rng([5, 4, k]))
+        assert np.array_equal(line.get_xdata(), want["gap"])
+        assert np.array_equal(line.get_ydata(), want["truth"]), dynamics
+        assert want["truth"][0] == 0.0           # g = 0 collapses every start
+    assert a.gap.get_xdata()[0] == 0.3 and a.truth.get_xdata()[0] == pytest.approx(0.5)
+    assert "escape_scan.sampled_truth" in app.export_columns()
+    app.set_state({"gap": 0.6})                  # not an input of the scan: still shown
+    assert len(a.sampled.get_xdata()) == sbm_app.ESCAPE_GAPS.size
+    app.set_state({"seed": 6})                   # another graph and starts: hidden
+    assert list(a.sampled.get_xdata()) == []
+    app.set_state({"seed": 5, "gap": 0.0})

@@ -18,12 +18,20 @@ def test_guess_is_split_around_the_density():
     ph, qh = sbm.first_sweep_guess(np.array([0.0, 0.25, -0.5]), 0.2)
     assert np.allclose(ph, [0.2, 0.25, 0.1]) and np.allclose(qh, [0.2, 0.15, 0.3])
     assert np.allclose((ph + qh) / 2, 0.2)
+    p_hat, q_hat = sbm.first_sweep_guess(sbm.truth_gap(0.3, 0.1), 0.2)   # rho = (p + q) / 2
+    assert (p_hat, q_hat) == pytest.approx((0.3, 0.1))
     with pytest.raises(ValueError, match=r"gap must be in \(-1, 1\); got 1"):
         sbm.first_sweep_guess(1.0, 0.2)
     with pytest.raises(ValueError, match="rho must be in"):
         sbm.first_sweep_guess(0.1, 0.0)
     with pytest.raises(ValueError, match="gap must be below 1/rho - 1"):
         sbm.first_sweep_guess(0.8, 0.6)
+
+
+def test_expected_density_is_the_mean_off_diagonal_edge_probability():
+    for n, p, q in [(4, 0.5, 0.2), (10, 0.3, 0.1), (36, 0.05, 0.01)]:
+        P = sbm.population_matrix(n, p, q)
+        assert sbm.expected_density(n, p, q) == pytest.approx(P.sum() / (n * (n - 1)))
 
 
 @pytest.mark.parametrize("dynamics", sbm.DYNAMICS)

@@ -16,7 +16,6 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import ListedColormap
 
 from .. import sbm
-from ..tours import tours_for
 from ._shell import App, Param, Stage, Task, View
 
 __all__ = ["PARAMS", "PRESETS", "STAGES", "TASKS", "VIEWS", "make_app", "summary"]
@@ -40,6 +39,9 @@ PARAMS = [
           options=("known", "estimated", "misspecified"), label="(p, q) used",
           help="known: the truth; estimated: joint M-step each sweep; misspecified: fixed "
                "p_hat, q_hat"),
+    Param("gap", "float", 0.0, lo=0.0, hi=0.95, step=0.01, label="first-sweep gap g",
+          help="estimated (p, q): the first sweep uses p_hat = rho (1 + g), q_hat = rho (1 - g) "
+               "around the edge density rho, then M-steps; 0: an M-step comes first"),
     Param("p_hat", "float", 0.2, lo=0.001, hi=0.99, step=0.001, label="p_hat", advanced=True,
           help="p used by misspecified updates"),
     Param("q_hat", "float", 0.05, lo=0.0005, hi=0.98, step=0.0005, label="q_hat",
@@ -81,6 +83,9 @@ SEMI_INITS = 300
 #: Scan points for the mixed fixed points in the bifurcation diagram (a picture, not a census).
 BIFURCATION_RESOLUTION = 2001
 MC_INITS = 200
+#: The escape scan: first-sweep gaps, and random starts per gap (the same at every gap).
+ESCAPE_GAPS = np.round(np.linspace(0.0, 0.9, 19), 3)
+ESCAPE_STARTS = 32
 #: Live limits: the sampled graph's expected edges, and n for node-by-node (sequential) sweeps.
 MAX_EDGES = 4_000_000
 MAX_SEQUENTIAL_N = 5000
@@ -111,6 +116,9 @@ PRESETS = {
     "informed start, weak signal": {"n": 2000, "mode": "p, q", "p": 0.12, "q": 0.1,
                                     "parameters": "known", "init": "informed",
                                     "correlation": 0.2, "schedule": "batch"},
+    "joint estimation from a first-sweep guess": {
+        "n": 2000, "mode": "p, q", "p": 0.3, "q": 0.1, "parameters": "estimated", "gap": 0.5,
+        "init": "uniform", "schedule": "batch"},
     "sequential CAVI never lowers the ELBO": {"n": 400, "mode": "p, q", "p": 0.3, "q": 0.1,
                                               "parameters": "known", "init": "uniform",
                                               "schedule": "sequential"},
@@ -141,12 +149,21 @@ def psi0(init, n, starts, eps, correlation, seed) -> np.ndarray:
                            rng=np.random.default_rng([seed, 0]))
 
 
-def updates(parameters, pq, p_hat, q_hat) -> dict:
+def guess(n, pq, gap):
+    """The first sweep's (p_hat, q_hat) of joint estimation, or None (an M-step comes first)."""
+    if gap == 0:
+        return None
+    p_hat, q_hat = sbm.first_sweep_guess(gap, sbm.expected_density(n, *pq))
+    return float(p_hat), float(q_hat)
+
+
+def updates(parameters, pq, p_hat, q_hat, guess) -> dict:
     """Keyword arguments of ``sbm.bcavi`` for known, estimated or misspecified (p, q)."""
     if parameters == "known":
         return {"p": pq[0], "q": pq[1]}
     if parameters == "estimated":
-        return {"estimate": True}
+        first = {} if guess is None else {"p": guess[0], "q": guess[1]}
+        return {"estimate": True, **first}
     if not q_hat < p_hat:
         raise ValueError(f"q_hat must be below p_hat = {p_hat:g}; got {q_hat:g}")
     return {"p": p_hat, "q": q_hat}
@@ -219,19 +236,21 @@ def sample(graph, psi0, updates, schedule, damping, max_iter):
                                                        for it in run.iterates]))
 
 
-def known_vs_estimated(graph, pq, psi0, max_iter):
-    """The first start on the sampled graph with known (p, q) and with joint estimation."""
+def known_vs_estimated(graph, pq, psi0, max_iter, guess):
+    """The first start on the sampled graph with known (p, q) and with joint estimation
+    (from the first-sweep guess when there is one)."""
     A, labels = graph
     one = psi0[:, :1]
     known = sbm.bcavi(A, one, p=pq[0], q=pq[1], max_iter=max_iter)
-    estimated = sbm.bcavi(A, one, estimate=True, max_iter=max_iter)
+    first = {} if guess is None else {"p": guess[0], "q": guess[1]}
+    estimated = sbm.bcavi(A, one, estimate=True, max_iter=max_iter, **first)
     acc = [np.array([sbm.accuracy(it, labels) for it in r.iterates])[:, 0]
            for r in (known, estimated)]
     return SimpleNamespace(known=known, estimated=estimated, known_accuracy=acc[0],
                            estimated_accuracy=acc[1])
 
 
-STAGES = [Stage(f) for f in (pq, live_limits, psi0, updates, clicked, landscape, bifurcation,
+STAGES = [Stage(f) for f in (pq, live_limits, psi0, guess, updates, clicked, landscape, bifurcation,
                              success, population, graph, sample, known_vs_estimated)]
 
 
@@ -251,12 +270,37 @@ def monte_carlo(ctx, pq, init, eps, n, seed):
     return {"n": np.array(ns[:len(shares)]), "share": np.array(shares)}
 
 
+def escape_scan(ctx, n, pq, init, seed, live_limits):
+    """Background task: the share of random starts that escape the joint-estimation collapse
+    against the first-sweep gap, on the expected graph and then on a sampled graph."""
+    init = init if init in sbm.INITS else "uniform"
+    out = {}
+    for k, dynamics in enumerate(sbm.DYNAMICS):
+        if ctx.cancel.is_set():
+            break
+        r = sbm.escape_share(n, *pq, ESCAPE_GAPS, dynamics=dynamics, init=init,
+                             starts=ESCAPE_STARTS, rng=np.random.default_rng([seed, 4, k]),
+                             cancel=ctx.cancel,
+                             on_progress=lambda d, t, k=k: ctx.progress(k * t + d, 2 * t))
+        out[dynamics] = r
+        ctx.emit(dict(out))
+    return out
+
+
+def _escape_columns(value) -> dict:
+    return {f"{d}_{key}": value[d][key] for d in value for key in ("gap", "truth", "collapsed")}
+
+
 TASKS = [Task("monte_carlo", monte_carlo, button="Run Monte Carlo",
               help=f"{MC_INITS} random starts per n, n-dimensional population dynamics",
-              columns=lambda v: {"n": v["n"], "share": v["share"]})]
+              columns=lambda v: {"n": v["n"], "share": v["share"]}),
+         Task("escape_scan", escape_scan, button="Run escape scan",
+              help=f"{ESCAPE_STARTS} random starts at each of {ESCAPE_GAPS.size} first-sweep "
+                   f"gaps, joint (p, q) estimation on the expected and a sampled graph",
+              columns=_escape_columns)]
 
 
-def summary(pq, n, landscape, population, sample, known_vs_estimated) -> str:
+def summary(pq, n, landscape, population, sample, known_vs_estimated, guess) -> str:
     """The status line."""
     p, q = pq
     counts = {k: int(np.sum(population.kinds == k)) for k in sbm.LIMIT_KINDS}
@@ -267,7 +311,8 @@ def summary(pq, n, landscape, population, sample, known_vs_estimated) -> str:
         f"{len(landscape.fixed_points)} fixed points; population starts: {went}; "
         f"sampled graph: mean accuracy {np.mean(sample.accuracy[-1]):.2f} after "
         f"{int(sample.run.times[-1])} sweeps ({sample.run.status.value}); "
-        f"joint estimation from the same start: "
+        f"joint estimation from the same start"
+        f"{'' if guess is None else f' (first sweep p_hat={guess[0]:.3g}, q_hat={guess[1]:.3g})'}: "
         f"{'collapsed to psi = 1/2' if collapsed else 'escaped'}"
     )
 
@@ -453,6 +498,30 @@ def draw_success(a, success, n, pq, p_hat, q_hat, monte_carlo, init):
              title=f"(5) success of {shown.replace('_', '-')} starts")
 
 
+def build_escape(fig):
+    a = SimpleNamespace(ax=fig.add_subplot())
+    ax = a.ax
+    (a.population,) = ax.plot([], [], "--", c="tab:purple", label="expected graph")
+    (a.sampled,) = ax.plot([], [], "-o", ms=3, c="tab:orange", label="sampled graph")
+    a.gap = ax.axvline(0, c="k", lw=1.2, label="your g")
+    a.truth = ax.axvline(0, c="grey", ls=":", lw=0.9, label="g of the true (p, q)")
+    ax.set(xlim=(ESCAPE_GAPS[0] - 0.02, ESCAPE_GAPS[-1] + 0.02), ylim=(-0.02, 1.02),
+           xlabel="first-sweep gap g", ylabel="share reaching truth")
+    ax.legend(fontsize="x-small", loc="upper left")
+    return a
+
+
+def draw_escape(a, escape_scan, gap, pq):
+    for dynamics, line in (("population", a.population), ("sampled", a.sampled)):
+        r = (escape_scan or {}).get(dynamics)
+        line.set_data(*((r["gap"], r["truth"]) if r else ([], [])))
+    a.gap.set_xdata([gap, gap])
+    g_true = sbm.truth_gap(*pq)
+    a.truth.set_xdata([g_true, g_true])
+    a.ax.set_title("(7) escape share vs gap g" if escape_scan else
+                   "(7) press Run escape scan")
+
+
 SMALL = (4.2, 2.7)
 VIEWS = [
     View("phase", build_phase, draw_phase, figsize=(4.6, 5.4), on_press=press_phase,
@@ -461,11 +530,13 @@ VIEWS = [
     View("accuracy", build_accuracy, draw_accuracy, figsize=SMALL),
     View("bifurcation", build_bifurcation, draw_bifurcation, figsize=SMALL),
     View("success", build_success, draw_success, figsize=SMALL),
+    View("escape", build_escape, draw_escape, figsize=SMALL),
 ]
 
 
-#: Two columns: the phase plane beside the sampled-graph views, the n-views below.
-LAYOUT = [("phase", ("elbo", "accuracy")), ("bifurcation", "success")]
+#: Two columns: the phase plane beside the sampled-graph views, the n-views below, then the
+#: escape from the joint-estimation collapse.
+LAYOUT = [("phase", ("elbo", "accuracy")), ("bifurcation", "success"), ("escape",)]
 
 
 #: The model in a few lines, above the app (folded away in lecture mode).
@@ -495,7 +566,10 @@ ABOUT = (
     "semi-analytic curve, the $n \\to \\infty$ limit "
     "$\\tfrac{2}{\\pi}\\arctan\\frac{p - q}{|p + q - 2\\lambda|}$, and Monte Carlo "
     "(press <b>Run Monte Carlo</b>); with misspecified fixed $(\\hat p, \\hat q)$ it becomes "
-    "a heat map.</p> "
+    "a heat map. (7) With $(p, q)$ estimated, the first sweep can use a guess "
+    "$\\hat p = \\rho(1 + g)$, $\\hat q = \\rho(1 - g)$ around the edge density $\\rho$ "
+    "(control <b>first-sweep gap g</b>); <b>Run escape scan</b> shows the share of random "
+    "starts that then escape the collapse, against g.</p> "
     "<p><b>Initializations:</b> uniform(0, 1); Bernoulli(½) hard labels; near the centre ½ ± "
     "eps; informed (labels agree with the truth with the chosen correlation); everybody in one "
     "class. The derivations behind the landscape are the project's own "
@@ -523,4 +597,4 @@ def make_app(*, executor=None, query_string: str | None = None, debug: bool | No
     return App(title="Stochastic blockmodel: mean-field BCAVI", params=PARAMS, stages=STAGES,
                views=VIEWS, tasks=TASKS, summary=summary, columns=columns, presets=PRESETS,
                layout=LAYOUT, intro=INTRO, about=ABOUT, query_string=query_string, debug=debug,
-               initial=overrides, executor=executor, tours=tours_for("sbm"))
+               initial=overrides, executor=executor)

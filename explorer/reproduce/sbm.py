@@ -70,7 +70,9 @@ def reproduce(out: Path, *, quick: bool = False, progress: Progress | None = Non
         raise ValueError(f"unknown option(s) for the SBM page: {', '.join(unknown)}; "
                          f"allowed: quick, progress, seed")
     progress = progress or (lambda _m: None)
-    seeds = iter(np.random.SeedSequence(seed).spawn(16))
+    root = np.random.SeedSequence(seed)
+    # One child stream per random step, spawned on demand (the same sequence every run).
+    seeds = iter(lambda: root.spawn(1)[0], None)
     report = Report(out, "sbm", "Mean field for the stochastic blockmodel "
                     "(Mukherjee, Sarkar, Wang & Yan, NeurIPS 2018)", quick=quick)
     report.para("""Only the paper's abstract could be read (reference/sbm.md, section 1): its

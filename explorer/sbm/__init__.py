@@ -51,6 +51,7 @@ from ._sample import (
     accuracy,
     bcavi,
     elbo,
+    expected_density,
     expected_edges,
     expected_graph,
     m_step,
@@ -69,6 +70,7 @@ from ._starts import (
     initial_psi,
     joint_population_map,
     success_probability,
+    truth_gap,
 )
 
 __all__ = [
@@ -77,6 +79,7 @@ __all__ = [
     "TRUTH_ACCURACY",
     "escape_share",
     "first_sweep_guess",
+    "truth_gap",
     "INITS",
     "LIMIT_KINDS",
     "SUCCESS_METHODS",
@@ -87,6 +90,7 @@ __all__ = [
     "SCHEDULES",
     "Basins",
     "accuracy",
+    "expected_density",
     "expected_edges",
     "expected_graph",
     "misspecified_success",

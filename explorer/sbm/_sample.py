@@ -303,6 +303,21 @@ def expected_edges(n: int, p: float, q: float) -> float:
     return n * (n - 2) / 4 * p + n * n / 4 * q
 
 
+def expected_density(n: int, p: float, q: float) -> float:
+    """Expected edge density rho = E|E| / (n (n - 1) / 2) of a two-block SBM(n, p, q).
+
+    What the M-step's p_hat = q_hat converges to under joint updates (reference/sbm.md
+    section 6), and the centre of a first-sweep guess (:func:`first_sweep_guess`); close to
+    (p + q) / 2, exactly ((n - 2) p + n q) / (2 (n - 1)).
+
+    Examples
+    --------
+    >>> expected_density(4, 0.5, 0.2)     # 2 pairs inside the blocks, 4 across
+    0.3
+    """
+    return expected_edges(n, p, q) / (n * (n - 1) / 2)
+
+
 def accuracy(psi, labels) -> np.ndarray | float:
     """Share of nodes whose hard label (psi > 1/2) matches the truth, up to the label swap.
 

@@ -34,6 +34,7 @@ __all__ = [
     "escape_share",
     "escape_threshold",
     "first_sweep_guess",
+    "truth_gap",
     "initial_psi",
     "joint_population_map",
     "success_probability",
@@ -339,6 +340,21 @@ def first_sweep_guess(gap, rho: float) -> tuple[np.ndarray, np.ndarray]:
     return rho * (1 + g), rho * (1 - g)
 
 
+def truth_gap(p: float, q: float) -> float:
+    """The first-sweep gap whose guess is the true (p, q) when rho = (p + q) / 2.
+
+    g = (p - q) / (p + q) solves rho (1 + g) = p, rho (1 - g) = q; the edge density of n nodes
+    is ((n - 2) p + n q) / (2 (n - 1)), within O(1/n) of (p + q) / 2 (derived here).
+
+    Examples
+    --------
+    >>> truth_gap(0.3, 0.1)
+    0.5
+    """
+    p, q = _check_pq(p, q)
+    return (p - q) / (p + q)
+
+
 def _first_sweep(g, psi, p_hat, q_hat):
     """One batch psi step with fixed (p_hat, q_hat), safe at p_hat = q_hat (then psi = 1/2).
 
@@ -448,4 +464,4 @@ def escape_share(
     done = len(truth)
     return {"gap": gaps[:done], "truth": np.array(truth), "collapsed": np.array(collapsed),
             "p_hat": p_hat[:done], "q_hat": q_hat[:done], "rho": float(rho),
-            "gap_truth": (p - q) / (p + q)}
+            "gap_truth": truth_gap(p, q)}
