@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 
 import numpy as np
@@ -89,6 +90,15 @@ def test_landing_page_renders_without_errors(page, voila_url):
         .to_be_visible(timeout=READY_TIMEOUT)
     _record("landing_page_ready_s", time.perf_counter() - t0)
     assert page.locator(".voila-error, .jp-RenderedText[data-mime-type*=stderr]").count() == 0
+    # every card shows its app's default view, rendered (a decoded image, not a broken one)
+    images = page.locator(".explorer-card img")
+    expect(images.first).to_be_visible(timeout=READY_TIMEOUT)
+    assert images.count() >= 3
+    assert all(page.evaluate("(img) => img.naturalWidth", images.nth(i).element_handle()) > 100
+               for i in range(images.count()))
+    tour = page.get_by_role("link", name=re.compile("^Tour: SBM"))
+    expect(tour).to_have_attribute("href", re.compile(r"01_sbm_mean_field\.ipynb\?tour=.+&step=1"))
+    page.screenshot(path=str(ARTIFACTS / "landing.png"), full_page=True)
     link = page.get_by_role("link", name="Open the SBM explorer")
     expect(link).to_have_attribute("href", "01_sbm_mean_field.ipynb")
     link.click()
