@@ -74,8 +74,10 @@ def test_the_peer_section_runs_or_says_how_to_install(quick_page):
     except ImportError:
         assert page.PEER_INSTALL in text and "not installed" in text
     else:
-        peer = next(rows for h, rows in _tables(text) if "sparsebm ARI" in h)
+        peer = next(rows for h, rows in _tables(text)
+                    if any(c.startswith("sparsebm ARI") for c in h))
         assert all(-1.0 <= float(r[1]) <= 1.0 for r in peer)
+        assert all(re.fullmatch(r"\d+ / \d+", r[3]) for r in peer)   # single-start successes
 
 
 def test_without_sparsebm_the_page_says_how_to_install_it(tmp_path, monkeypatch):
@@ -96,6 +98,12 @@ def test_predicted_count_steps_at_the_thresholds():
     assert [page.predicted_count(n, th) for n in (4, 12, 200, 2000)] == [1, 3, 5, 9]
     # p + q > 1: no all-same pair, so at most the centre and the truth pair.
     assert page.predicted_count(10**6, sbm.thresholds(0.8, 0.4)) == 3
+
+
+def test_z_agreement_of_two_shares():
+    # Pooled share 0.5 over 100 + 100 draws: se = sqrt(0.25 * 0.02) = 0.0707.
+    assert page._z_agreement(0.55, 100, 0.45, 100) == "agree (z = 1.4)"
+    assert page._z_agreement(0.7, 100, 0.3, 100) == "differ (z = 5.7)"
 
 
 def test_adjusted_rand_index_against_the_pair_count_definition():

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import sbm
-from ._report import Progress, Report, agreement, new_figure, sci
+from ._report import Progress, Report, new_figure, sci
 
 __all__ = ["PEER_INSTALL", "adjusted_rand_index", "predicted_count", "reproduce"]
 
@@ -273,10 +273,17 @@ def _success(report: Report, quick: bool, progress: Progress, seed) -> None:
             for n, a, b in zip(ns, mc, sa, strict=True):
                 se = math.sqrt(max(a * (1 - a), 1 / k_mc) / k_mc)
                 rows.append([f"{p}, {q}", init, n, f"{a:.3f} ± {se:.3f}", f"{b:.3f}",
-                             f"{asym:.3f}", agreement(b, asym)])
+                             f"{asym:.3f}", _z_agreement(a, k_mc, b, k_sa)])
     report.table(["p, q", "start", "n", f"Monte Carlo ({k_mc} starts) ± s.e.",
                   f"semi-analytic ({k_sa})", "derived here: asymptote",
-                  "semi-analytic vs asymptote"], rows)
+                  "Monte Carlo vs semi-analytic"], rows)
+    report.para(f"""The two estimates are independent, so they are compared by a z-score
+        (agree below {Z_AGREE:g}). A known exception (documented in
+        ``sbm.success_probability``): a Bernoulli start has equal block sums with probability
+        about 1/√(πn/2); the exact dynamics then never leave the diagonal, which the
+        semi-analytic method keeps, while in n dimensions round-off can break the tie when
+        the diagonal is unstable along the truth (n below n₂*), so the Monte Carlo share is
+        higher there.""")
     report.para("""Below the truth threshold (n < 2(1/t + p − λ)/(p − q), derived here) no
         start can reach the truth; above it the share starts high and falls towards the
         asymptote as n grows, from above. Every share is well above ½: a "significant
@@ -295,6 +302,18 @@ def _success(report: Report, quick: bool, progress: Progress, seed) -> None:
     _figure(report, fig, "success", """Share of random starts (population BCAVI, known p, q)
         that reach the truth or its label swap, against n: Monte Carlo (dots), semi-analytic
         (lines) and the asymptote derived here (dashed).""")
+
+
+#: Two independent share estimates agree when their z-score is below this.
+Z_AGREE = 3.0
+
+
+def _z_agreement(a: float, ka: int, b: float, kb: int) -> str:
+    """Two independent binomial shares (of ka and kb draws) compared by a pooled z-score."""
+    pooled = (a * ka + b * kb) / (ka + kb)
+    se = math.sqrt(max(pooled * (1 - pooled), 1 / (ka + kb)) * (1 / ka + 1 / kb))
+    z = abs(a - b) / se
+    return f"{'agree' if z < Z_AGREE else 'differ'} (z = {z:.1f})"
 
 
 # ------------------------------------------------------------------- known vs estimated
@@ -361,11 +380,12 @@ def _known_vs_estimated(report: Report, quick: bool, progress: Progress, seeds) 
         f = math.sqrt(rho * (1 - rho) / n) / (p - q)
         found.append(d)
         formula.append(f)
-        rows.append([n, sci(d, 3), sci(f, 3), agreement(d, f)])
+        rows.append([n, sci(d, 3), sci(f, 3), f"{d / f:.3f}"])
     report.para(f"""The escape threshold δ* of the population joint map (bisection on the
         exact block-plane dynamics, M-step first) against n, p = {p}, q = {q}, beside the
         scaling derived here:""")
-    report.table(["n", "δ* (bisection)", "derived here: √(ρ(1−ρ)/n)/(p − q)", "agreement"], rows)
+    report.table(["n", "δ* (bisection)", "derived here: √(ρ(1−ρ)/n)/(p − q)", "ratio"],
+                 rows)
     slope = np.polyfit(np.log(ns), np.log(found), 1)[0] if len(ns) > 1 else float("nan")
     report.para(f"""Log-log slope of δ* against n: {slope:.3f} (derived here: −½).""")
     # Sampled graphs either side of delta*.
@@ -514,82 +534,84 @@ def _peer(report: Report, quick: bool, progress: Progress, seeds) -> None:
     report.heading("4. Against the peer a practitioner would pick: sparsebm")
     n, (p, q) = (200, (0.25, 0.05)) if quick else (PEER_N, SPARSE)
     restarts, starts = (2, 4) if quick else (PEER_RESTARTS, PEER_STARTS)
-    graphs = 1 if quick else 5
+    graphs, singles = (1, 2) if quick else (8, 10)
     report.para(f"""A reviewer reported that at n = 1000, p = .05, q = .01 sparsebm (a
         variational EM for the SBM, PyPI "sparsebm") recovers the communities (ARI 1.0 with
         10 restarts) while joint BCAVI from 16 uniform starts collapses to ψ = ½ with
         p̂ = q̂ in all 16, as the paper predicts. Both are run here on the same sampled graphs
-        (n = {n}, p = {p}, q = {q}; sparsebm with {restarts} restarts kept to convergence,
-        BCAVI from {starts} uniform starts, the run with the best final ELBO kept).""")
+        (n = {n}, p = {p}, q = {q}, {graphs} graphs): sparsebm with {restarts} restarts kept
+        to convergence (the best likelihood wins), and separately {singles} single-start
+        fits per graph; BCAVI from {starts} uniform starts, the run with the best final ELBO
+        kept. ARI is the adjusted Rand index with the true communities.""")
     module = _import_sparsebm()
     if module is None:
         report.para(f"""**sparsebm is not installed, so this comparison was not run.**
             Install the optional extra with `{PEER_INSTALL}` and run the page again.""")
         return
     t_sp = 0.0
-    rows, first = [], None
+    rows, recovered, per_start, minority = [], 0, [], []
     for k in range(graphs):
-        progress(f"peer: graph {k + 1} of {graphs}: sparsebm and BCAVI")
+        progress(f"peer: graph {k + 1} of {graphs}: sparsebm ({restarts} restarts, "
+                 f"{singles} single starts) and BCAVI")
         rng = np.random.default_rng(next(seeds))
         A, labels = sbm.sample_graph(n, p, q, rng=rng)
-        if first is None:
-            first = (A, labels, int(rng.integers(2**31)))
         psi0 = sbm.initial_psi("uniform", n, starts, rng=rng)
         t0 = time.perf_counter()
         model = _sparsebm_fit(module, A, restarts, int(rng.integers(2**31)))
         t_sp += time.perf_counter() - t0
+        ari = adjusted_rand_index(model.labels, labels)
+        recovered += ari > 0.9
+        hits = 0
+        for _ in range(singles):
+            seed = int(rng.integers(2**31))
+            hits += adjusted_rand_index(_sparsebm_fit(module, A, 1, seed).labels, labels) > 0.9
+            if k == 0:
+                short = _sparsebm_fit(module, A, 1, seed, max_iter=1, n_iter_early_stop=1)
+                minority.append(float(np.min(short.group_membership_probability)))
+        per_start.append(hits)
         pi = np.asarray(model.group_connection_probabilities)
         joint = sbm.bcavi(A, psi0, estimate=True, max_iter=500, record="ends")
         known = sbm.bcavi(A, psi0, p=p, q=q, max_iter=500, record="ends")
         collapsed = int(np.sum(np.max(np.abs(joint.final - 0.5), axis=0) < sbm.COLLAPSED))
         gap = float(np.max(np.abs(joint.extras["p_hat"][-1] - joint.extras["q_hat"][-1])))
-        rows.append([k + 1, f"{adjusted_rand_index(model.labels, labels):.2f}",
-                     f"{pi[0, 0]:.4f}, {pi[1, 1]:.4f}, {pi[0, 1]:.4f}",
-                     f"{collapsed} / {starts}", sci(gap),
+        rows.append([k + 1, f"{ari:.2f}", f"{pi[0, 0]:.4f}, {pi[1, 1]:.4f}, {pi[0, 1]:.4f}",
+                     f"{hits} / {singles}", f"{collapsed} / {starts}", sci(gap),
                      f"{adjusted_rand_index(_best_by_elbo(joint), labels):.2f}",
                      f"{adjusted_rand_index(_best_by_elbo(known), labels):.2f}"])
-    report.table(["graph", "sparsebm ARI", "sparsebm π̂₁₁, π̂₂₂, π̂₁₂",
-                  "joint BCAVI: collapsed to ψ = ½", "joint BCAVI: max ∣p̂ − q̂∣",
-                  "joint BCAVI: best-ELBO ARI", "known (p, q) BCAVI: best-ELBO ARI"], rows)
-    # Why: single sparsebm starts, and where its first EM steps take them.
-    A, labels, base = first
-    singles = 3 if quick else 20
-    progress(f"peer: {singles} single sparsebm starts on graph 1")
-    aris, minority = [], []
-    for j in range(singles):
-        one = _sparsebm_fit(module, A, 1, base + j)
-        aris.append(adjusted_rand_index(one.labels, labels))
-        short = _sparsebm_fit(module, A, 1, base + j, max_iter=1, n_iter_early_stop=1)
-        minority.append(float(np.min(short.group_membership_probability)))
-    hits = int(np.sum(np.array(aris) > 0.9))
-    gap_share = sbm.escape_share(n, p, q, [(p - q) / (p + q)], dynamics="sampled",
+    report.table(["graph", f"sparsebm ARI ({restarts} restarts)", "sparsebm π̂₁₁, π̂₂₂, π̂₁₂",
+                  "sparsebm single starts with ARI > 0.9", "joint BCAVI: collapsed to ψ = ½",
+                  "joint BCAVI: max ∣p̂ − q̂∣", "joint BCAVI: best-ELBO ARI",
+                  "known (p, q) BCAVI: best-ELBO ARI"], rows)
+    progress("peer: joint BCAVI from the true-ish first-sweep guess")
+    gap_share = sbm.escape_share(n, p, q, [sbm.truth_gap(p, q)], dynamics="sampled",
                                  starts=starts, rng=np.random.default_rng(next(seeds)))
-    if 0 < hits < singles:
-        odds = (f"keeping the best likelihood of {restarts} restarts fails only if all of "
-                f"them fail (about {sci((1 - hits / singles) ** restarts)} if they are "
-                f"independent)")
-    else:
-        odds = "every one of them" if hits else "none of them"
-        odds = f"{odds} recovers the communities"
     report.bullets([" ".join(b.split()) for b in [
-        f"""Single sparsebm starts on graph 1: {hits} of {singles} reach ARI > 0.9;
-        {odds}.""",
+        f"""sparsebm with {restarts} restarts recovered the communities (ARI > 0.9) on
+        {recovered} of {graphs} graphs; its single starts succeeded {sum(per_start)} times
+        in {graphs * singles} ({min(per_start)} to {max(per_start)} of {singles} per
+        graph).""",
         f"""After its first EM steps the smaller of sparsebm's two class proportions is
-        {sci(float(np.median(minority)))} (median over those starts): the random
-        connectivity matrix of its first E-step (entries drawn around ρ², unequal on the
-        diagonal) sends almost every node to one class instead of to ψ = ½.""",
+        {sci(float(np.median(minority)))} (median over the single starts on graph 1): the
+        random connectivity matrix of its first E-step (entries drawn between about ρ²/25
+        and 4ρ², unequal on the diagonal) sends almost every node to one class, not to
+        ψ = ½.""",
         f"""Joint BCAVI given the true-ish first-sweep guess g = (p − q)/(p + q) on a sampled
         graph: {gap_share['truth'][0]:.2f} of {starts} starts reach the truth.""",
-        f"""sparsebm run time: {t_sp:.1f} s for {graphs} graph(s) x {restarts} restarts.""",
+        f"""sparsebm run time: {t_sp:.1f} s for {graphs} graphs x {restarts} restarts.""",
     ]])
-    report.para("""Why they differ. BCAVI's model is symmetric: one p for both communities
-        and equal class weights ½, so ψ = ½ with p̂ = q̂ is a fixed point that attracts the
-        soft random starts (derived here; the paper states the collapse). sparsebm fits a
-        general 2 × 2 connectivity matrix with its own class proportions, and its first
-        E-step uses a random, asymmetric connectivity matrix (π₁₁ ≠ π₂₂) instead of one
-        refitted from the random ψ, which breaks the label symmetry at once: its iterates
-        leave the uninformative point through unequal classes and densities and then grow
-        into the communities. It still fails from some starts, and it keeps the best
-        likelihood of several restarts, which turns a per-start success share into
-        near-certain recovery. Joint BCAVI has no such escape: every one of its starts
-        collapses here, so keeping its best restart does not help.""")
+    report.para(f"""Why they differ. BCAVI's model is symmetric: one p for both communities
+        and class weights fixed at ½, so ψ = ½ with p̂ = q̂ is a fixed point, and soft random
+        starts fall into it (derived here; the paper states the collapse). Joint BCAVI has
+        no way out: every one of its starts collapsed here, so keeping its best restart
+        cannot help. sparsebm fits a general 2 × 2 connectivity matrix with its own class
+        proportions, and its first E-step uses a random, asymmetric connectivity matrix
+        (π₁₁ ≠ π₂₂) instead of one refitted from the random ψ; that breaks the label symmetry
+        at once. Its iterates leave the uninformative point through one small, dense class
+        that then grows: into a community when it gathers nodes of one community, into a
+        core–periphery split (one dense class, ARI near 0, a lower likelihood) when it
+        gathers the best-connected nodes of both. Which one happens depends on the start and
+        on the graph, so keeping the best likelihood of several restarts turns a per-start
+        success share into recovery only when that share is not small: here on {recovered}
+        of {graphs} graphs. The reviewer's graph was one of the lucky kind; sparsebm's
+        default (100 starts, the best 10 continued) gives it more chances than the 10
+        restarts used here and by the reviewer.""")
