@@ -1,5 +1,5 @@
 """Command line: ``python -m explorer serve`` (what ``make app`` runs), ``figures``,
-``reproduce`` (what ``make reproduce`` runs), ``tour check`` and ``ntk-lm``."""
+``reproduce`` (what ``make reproduce`` runs), ``tour check``, ``handout`` and ``ntk-lm``."""
 
 from __future__ import annotations
 
@@ -138,6 +138,21 @@ def tour(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def handout(args: argparse.Namespace) -> int:
+    """One self-contained HTML page of a preset or a tour (figures embedded)."""
+    from .apps.handout import handout as write
+
+    try:
+        page = write(args.app, preset=args.preset, tour=args.tour, base_url=args.url)
+    except ValueError as exc:
+        raise SystemExit(f"explorer: {exc}") from None
+    out = Path(args.out or f"handout_{args.app}_{args.tour or args.preset or 'defaults'}.html"
+               .replace(" ", "_"))
+    out.write_text(page, encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m explorer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -154,6 +169,15 @@ def main(argv: list[str] | None = None) -> int:
     p_lm = sub.add_parser("ntk-lm", help="recompute the eNTK of all-MiniLM-L6-v2 (extra 'lm')")
     p_lm.add_argument("--out", default=None, help="where to write the .npz")
     p_lm.set_defaults(func=ntk_lm)
+    p_hand = sub.add_parser("handout", help="one HTML page of a preset or a tour")
+    p_hand.add_argument("app", help="sbm, iqp, ntk (or lens)")
+    which = p_hand.add_mutually_exclusive_group()
+    which.add_argument("--preset", default=None, help="a preset's name")
+    which.add_argument("--tour", default=None, help="a tour's name")
+    p_hand.add_argument("--out", default=None, help="the HTML file to write")
+    p_hand.add_argument("--url", default=None,
+                        help="where the app is served, for the permalinks")
+    p_hand.set_defaults(func=handout)
     p_tour = sub.add_parser("tour", help="guided tours: check tour files")
     tour_sub = p_tour.add_subparsers(dest="tour_command", required=True)
     p_check = tour_sub.add_parser("check", help="validate tour files (TOML)")
