@@ -179,9 +179,10 @@ def test_which_path_runs():
     mean2, Z = draws(n, 200, 100, 2 / n, rng)
     assert isinstance(_phases.phase_model(gs, mean2, Z), _phases._Structured)
     heavy, _ = draws(n, 200, 100, 1 / 3, rng)
+    # constant bandwidth at 150 qubits (mean weight 50): ~1200 pairs per operator
     assert isinstance(_phases.phase_model(GateSet(iqp.local_gates(150), 150),
-                                          (rng.random((200, 150)) < 1 / 3).astype(np.uint8),
-                                          rng.integers(0, 2, (100, 150), dtype=np.uint8)),
+                                          (rng.random((1000, 150)) < 1 / 3).astype(np.uint8),
+                                          rng.integers(0, 2, (500, 150), dtype=np.uint8)),
                       _phases._Dense)
     three = GateSet(iqp.local_gates(n, 3), n)
     assert isinstance(_phases.phase_model(three, mean2, Z), _phases._Dense)

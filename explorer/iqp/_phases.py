@@ -62,17 +62,19 @@ class _Dense:
             self.Sigma = _gate_signs(Z, G).astype(dt)       # (N, m)
 
     def set_theta(self, theta):
-        self._St = self.S * theta.astype(self.dtype)
+        # one product for all operators (thin blocks would run BLAS below its best), kept
+        # for ``rows`` to hand out block by block
+        St = self.S * theta.astype(self.dtype)
+        self._P = St @ self.Sigma.T
+        self._P *= 2.0
         self.bound = 2.0 * (self.S @ np.abs(theta).astype(self.dtype))   # >= |Phi_a(z)|
 
     def rows(self, a0, a1, out=None):
         """Phases of operators a0 .. a1 - 1 at the angles of the last ``set_theta``
         (written to ``out``, (a1 - a0) x N double, when given)."""
-        P = self._St[a0:a1] @ self.Sigma.T
-        P *= 2.0
         if out is None:
-            return P.astype(np.float64, copy=False)
-        np.copyto(out, P)
+            return self._P[a0:a1].astype(np.float64)
+        np.copyto(out, self._P[a0:a1])
         return out
 
     def phases(self, theta):
@@ -162,10 +164,11 @@ class _Structured:
         self.ss8 = s8[ui]
         self.ss8 *= s8[uj]
         # One double copy of the pair signs serves every block while it is small (up to
-        # 8 MB; at small n pairs repeat across operators, U << P); past that each block
-        # expands its own rows, in a buffer that stays in cache instead of a big fresh array.
+        # 8 MB) or while pairs repeat across operators (small n or heavy operators: U << P);
+        # otherwise each block expands its own rows, in a buffer that stays in cache
+        # instead of a big fresh array.
         self.B = None
-        if ukey.size * Z.shape[0] <= 2**20:
+        if ukey.size * Z.shape[0] <= 2**20 or 4 * ukey.size <= self.pa.size:
             # Small: B = [W; SS] in one array, so one kernel call sums each operator's
             # qubits and pairs while its row of phases is hot; W is written per theta.
             self.B = np.empty((n + ukey.size, Z.shape[0]))
@@ -388,11 +391,14 @@ def phase_model(gs, ops, Z, method: str = "auto", support=None):
     w = np.bincount(support[0], minlength=L).astype(np.float64)
     n_pairs = int(np.count_nonzero(gs.weight == 2))
     entries = float(w.sum()) + min(float(np.sum(w * (w - 1) / 2)), float(L * n_pairs))
-    # In units of one BLAS multiply-add: a sparse multiply-add (scipy's csr kernels) costs
-    # about 12 of them on this project's machines, an elementwise pass over an array ~8.
-    structured_cost = 2 * 12.0 * entries * N + 2.0 * N * n * n + 8.0 * 6 * n * N
+    # In units of one double BLAS multiply-add, measured on this project's 2-core machine:
+    # scipy's sparse kernel costs ~9 per multiply-add in double (the phases) and ~6 in
+    # single (the gradient), an elementwise pass ~8 per entry; the two paths cost about
+    # the same at the constant bandwidth for n = 20 to 50, dense wins beyond.
+    structured_cost = 16.0 * entries * N + 2.0 * N * n * n + 8.0 * 6 * n * N
     size = L * m * N
-    dense_cost = (1.0 if size > SINGLE_PRECISION_ABOVE else 2.0) * size + 8.0 * (L + N) * m
+    dense_cost = ((1.0 if size > SINGLE_PRECISION_ABOVE else 2.0) * size
+                  + 8.0 * (L + N) * m + 8.0 * L * m)
     if structured_cost < dense_cost:
         return _Structured(gs, ops, Z, support)
     return _Dense(gs, ops, Z)
