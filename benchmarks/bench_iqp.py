@@ -18,8 +18,9 @@ Budgets (issue "IQP loss and gradient near the arithmetic floor"):
   two 5 * 10^11 multiply-add products, minutes, so it is not run);
 - exact_probs at n = 20: <= 1 s.
 
-On a shared machine the absolute figures move with the load; the ratios, timed in the same
-run, are what to read. ``OPENBLAS_NUM_THREADS=1`` steadies them when the other core is busy.
+On a shared machine the absolute figures move with the load; each figure and its floor are
+timed alternately (best of each), so their ratio is what to read. ``OPENBLAS_NUM_THREADS=1``
+steadies them when the other core is busy (two BLAS threads then wait on each other).
 
 Run: ``.venv/bin/python benchmarks/bench_iqp.py``.
 """
@@ -41,30 +42,22 @@ from explorer.iqp._phases import SINGLE_PRECISION_ABOVE  # noqa: E402
 L = N = 1000
 
 
-def trig_floor(rng, dtype):
-    x = rng.uniform(-4, 4, (L, N)).astype(dtype)
-    return best_of(lambda: (np.cos(x), np.sin(x)), repeat=7)
-
-
-def products_floor(n, rng):
-    """The two n x n x N products in double: Theta @ s^T and (s o C)^T s (two general
-    products: s @ s.T alone would be a half-cost symmetric one)."""
-    theta = rng.random((n, n))
-    sT, sc = rng.random((n, N)), rng.random((n, N))
-    return best_of(lambda: (theta @ sT, sc @ sT.T), repeat=7)
-
-
-def dense_floor(m, rng):
-    """Two (L x m) x (m x N) products in the dense path's precision."""
-    dt = np.float32 if L * m * N > SINGLE_PRECISION_ABOVE else np.float64
-    a = rng.random((L, m)).astype(dt)
-    b = rng.random((m, N)).astype(dt)
-    return best_of(lambda: (a @ b, a @ b), repeat=3), dt
+def interleaved(target, floor, repeat):
+    """Best times of ``target`` and ``floor`` called alternately, so that both see the same
+    load on a shared machine (a floor timed minutes earlier can be twice as fast or slow)."""
+    best = [float("inf"), float("inf")]
+    for _ in range(repeat):
+        for k, fn in enumerate((target, floor)):
+            best[k] = min(best[k], best_of(fn, repeat=1))
+    return best
 
 
 def main() -> None:
     rng = np.random.default_rng(0)
-    trig64, trig32 = trig_floor(rng, np.float64), trig_floor(rng, np.float32)
+    x64 = rng.uniform(-4, 4, (L, N))
+    x32 = x64.astype(np.float32)
+    trig64, trig32 = interleaved(lambda: (np.cos(x64), np.sin(x64)),
+                                 lambda: (np.cos(x32), np.sin(x32)), 5)
     rows = [("cos + sin of 1000 x 1000, double", trig64, "same in single", trig32, "-")]
     budgets = {20: "<= 10 ms", 50: "<= 10 ms", 150: "<= 15 ms", 1000: "<= 100 ms, <= 2x"}
     for n in (20, 50, 150, 1000):
@@ -76,40 +69,53 @@ def main() -> None:
         def loss(sigma, g=gs, th=theta, d=data):
             return lambda: iqp.mmd2(th, g, d, sigma, n_ops=L, n_samples=N, rng=2, grad=True)
 
-        prods = products_floor(n, rng)
-        floor = trig32 + prods
-        t = best_of(loss(iqp.sigma_for_mean_weight(n, 2.0)), repeat=9 if n < 1000 else 3)
-        rows.append((f"n={n} two n x n x N products (double)", prods, "trig in single",
-                     trig32, "-"))
+        # the two n x n x N products in double: Theta @ s^T and (s o C)^T s (two general
+        # products: s @ s.T alone would be a half-cost symmetric one)
+        th, sT, sc = rng.random((n, n)), rng.random((n, N)), rng.random((n, N))
+
+        def prods(th=th, sT=sT, sc=sc):
+            return th @ sT, sc @ sT.T
+
+        def floor(prods=prods):
+            return np.cos(x32), np.sin(x32), prods()
+
+        repeat = 9 if n < 1000 else 3
+        t, f = interleaved(loss(iqp.sigma_for_mean_weight(n, 2.0)), floor, repeat)
         rows.append((f"n={n} loss+grad, mean weight 2", t,
-                     "floor: trig single + 2 products", floor, budgets[n]))
+                     "floor: trig single + 2 products", f, budgets[n]))
         if n == 1000:
+            t, p = interleaved(loss(iqp.sigma_for_mean_weight(n, 2.0)), prods, repeat)
             rows.append(("n=1000 ... against the 2 products alone", t, "2 n x n x N products",
-                         prods, "<= 2x"))
-            listed = best_of(loss(iqp.sigma_for_mean_weight(n, 2.0), g=gates), repeat=2)
+                         p, "<= 2x"))
+            listed, t = interleaved(loss(iqp.sigma_for_mean_weight(n, 2.0), g=gates),
+                                    loss(iqp.sigma_for_mean_weight(n, 2.0)), 2)
             rows.append(("n=1000 gates as a list (validated per call)", listed,
                          "the same with a GateSet", t, "-"))
             continue
-        dense2, dt = dense_floor(gs.m, rng)
-        const = best_of(loss(iqp.sigma_for_mean_weight(6, 2.0)), repeat=5 if n < 150 else 2)
+        # constant bandwidth: two (L x m) x (m x N) products in the dense path's precision
+        dt = np.float32 if L * gs.m * N > SINGLE_PRECISION_ABOVE else np.float64
+        a, b = rng.random((L, gs.m)).astype(dt), rng.random((gs.m, N)).astype(dt)
+
+        def dense_floor(a=a, b=b):
+            return np.cos(x32), np.sin(x32), a @ b, a @ b
+
+        const, f = interleaved(loss(iqp.sigma_for_mean_weight(6, 2.0)), dense_floor,
+                               5 if n < 150 else 2)
         rows.append((f"n={n} loss+grad, constant bandwidth", const,
-                     f"trig + 2 dense L m N ({np.dtype(dt).name})", trig32 + dense2, "<= 2x"))
+                     f"trig + 2 dense L m N ({np.dtype(dt).name})", f, "<= 2x"))
         if n == 150:
-            one = dense2 / 2 if dt == np.float64 else dense_floor_f64(gs.m, rng)
+            a64 = a.astype(np.float64)
+            b64 = b.astype(np.float64)
+            t, one = interleaved(loss(iqp.sigma_for_mean_weight(n, 2.0)),
+                                 lambda a64=a64, b64=b64: a64 @ b64, 2)
             rows.append(("n=150 loss+grad, mean weight 2", t, "1 dense L m N product (double)",
                          one, "<< 1x"))
     g20 = iqp.local_gates(20)
     th20 = rng.uniform(-np.pi, np.pi, len(g20))
-    probs = best_of(lambda: iqp.exact_probs(th20, g20, 20), repeat=3)
-    fwht = best_of(lambda: np.fft.fft(np.ones(2**20, dtype=complex)), repeat=3)
+    probs, fwht = interleaved(lambda: iqp.exact_probs(th20, g20, 20),
+                              lambda: np.fft.fft(np.ones(2**20, dtype=complex)), 3)
     rows.append(("exact_probs n=20 (210 gates)", probs, "complex FFT of 2^20", fwht, "<= 1 s"))
     print(table(rows))
-
-
-def dense_floor_f64(m, rng):
-    a = rng.random((L, m))
-    b = rng.random((m, N))
-    return best_of(lambda: a @ b, repeat=2)
 
 
 if __name__ == "__main__":

@@ -392,10 +392,11 @@ def phase_model(gs, ops, Z, method: str = "auto", support=None):
     n_pairs = int(np.count_nonzero(gs.weight == 2))
     entries = float(w.sum()) + min(float(np.sum(w * (w - 1) / 2)), float(L * n_pairs))
     # In units of one double BLAS multiply-add, measured on this project's 2-core machine:
-    # scipy's sparse kernel costs ~9 per multiply-add in double (the phases) and ~6 in
-    # single (the gradient), an elementwise pass ~8 per entry; the two paths cost about
-    # the same at the constant bandwidth for n = 20 to 50, dense wins beyond.
-    structured_cost = 16.0 * entries * N + 2.0 * N * n * n + 8.0 * 6 * n * N
+    # each support entry or pair costs ~18 per sample over both directions (scipy's sparse
+    # kernel, ~9 in double for the phases and ~6 in single for the gradient, plus the
+    # per-pair passes), an elementwise pass ~8 per entry. At the constant bandwidth the
+    # paths cost about the same for n = 20 to 50 (dense is chosen) and dense wins beyond.
+    structured_cost = 18.0 * entries * N + 2.0 * N * n * n + 8.0 * 6 * n * N
     size = L * m * N
     dense_cost = ((1.0 if size > SINGLE_PRECISION_ABOVE else 2.0) * size
                   + 8.0 * (L + N) * m + 8.0 * L * m)
