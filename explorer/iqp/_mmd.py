@@ -303,7 +303,7 @@ def _cos_sin(Phi: np.ndarray, single: bool, need_sin: bool = True,
 
     Single precision keeps the absolute error below ``SINGLE_TRIG_ERROR``: rounding a phase
     to single loses |Phi| 2^-24, so phases beyond ``_REDUCE_ABOVE`` are first brought into
-    [-pi, pi] in double (derived here; one extra pass, only when needed). ``bound``: a known
+    [-pi, pi] in double (derived here; three extra passes, only when needed). ``bound``: a known
     upper bound of |Phi| (the phase model's), which spares a pass to find the largest.
     ``out``: two arrays of Phi's shape in the result's precision to write cos and sin to.
     """

@@ -131,9 +131,11 @@ class _Structured:
     and, per in-support pair, sum_s R_as SS_us. Pairs that are not gates carry no angle and
     no derivative and are left out, so nearest-neighbour gate sets pay for their own pairs.
 
-    The signs SS are kept in int8 (exact for +-1, one byte per entry) and expanded to
-    floating point one block of operators at a time: fresh (pairs x samples) float arrays
-    would cost more in page faults than the arithmetic.
+    The signs SS are kept in int8 (exact for +-1, one byte per entry). A double copy,
+    stacked under W, serves every block of operators while it is small or pairs repeat
+    across operators; otherwise each block expands its own rows: fresh (pairs x samples)
+    float arrays would cost more in page faults than the arithmetic. The gradient runs in
+    the precision of R (single when ``mmd2`` takes single-precision cosines).
     """
 
     def __init__(self, gs, ops, Z, support=None):
@@ -372,8 +374,9 @@ def phase_model(gs, ops, Z, method: str = "auto", support=None):
       the L (|a| + |a|^2 / 2) support entries and pairs per sample, plus two n x n x N
       products) exceeds the dense path's two L x m x N products. At mean operator weight
       about 2 (the paper's setting) that is structured at every n; at the constant
-      bandwidth (mean weight n / 3) the in-support pairs grow as L n^2 / 18 and dense wins
-      from a few tens of qubits on.
+      bandwidth (mean weight n / 3) the in-support pairs grow as L n^2 / 18: the two cost
+      about the same at n = 20 to 50 and dense is chosen (L = N = 1000), and dense wins
+      clearly beyond.
 
     Both paths give the same phases and gradients to round-off in double precision (the
     dense one switches to single precision past ``SINGLE_PRECISION_ABOVE``). ``support``:
