@@ -9,4 +9,5 @@ APPS = {
     "sbm": "explorer.apps.sbm_app",
     "iqp": "explorer.apps.iqp_app",
     "ntk": "explorer.apps.ntk_app",
+    "lens": "explorer.apps.lens_app",
 }
