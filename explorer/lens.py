@@ -153,7 +153,8 @@ def iqp_train_job(job: dict[str, Any], rng: np.random.Generator) -> dict[str, An
     job : dict
         ``theta0``, ``gates``, ``data``, ``sigma``, ``steps``, ``lr``, ``n_ops``, and ``seed``
         (the run's own stream, so the result does not depend on how jobs are chunked or on
-        the sweep's root seed).
+        the sweep's root seed); optionally ``cancel``, a ``threading.Event`` that stops the
+        run between steps (only when the job runs in this process: an event does not pickle).
     rng : Generator
         Ignored in favour of ``job["seed"]`` (kept for run_sweep's signature).
 
@@ -161,7 +162,8 @@ def iqp_train_job(job: dict[str, Any], rng: np.random.Generator) -> dict[str, An
     -------
     dict
         ``curve``: the loss estimate at every Adam step (steps + 1 values); ``final``: the
-        :func:`iqp_loss` of the final angles; ``status``: the run's status message.
+        :func:`iqp_loss` of the final angles; ``status``: the run's status message
+        ("cancelled" when ``cancel`` stopped it early).
     """
     del rng
     stream = np.random.default_rng(job["seed"])
@@ -173,7 +175,7 @@ def iqp_train_job(job: dict[str, Any], rng: np.random.Generator) -> dict[str, An
     run = iqp.train(job["gates"], job["data"], job["theta0"], sigma=job["sigma"],
                     steps=job["steps"], learning_rate=job["lr"], n_ops=job["n_ops"],
                     n_samples=job["n_ops"], optimizer="adam", rng=stream, callback=record,
-                    record="ends")
+                    cancel=job.get("cancel"), record="ends")
     final = iqp_loss(run.iterates[-1], job["gates"], job["data"], job["sigma"], rng=stream)
     return {"curve": np.asarray(curve), "final": final, "status": run.status.value}
 

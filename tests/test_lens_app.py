@@ -95,6 +95,22 @@ def test_iqp_loss_is_exact_then_estimated():
             assert abs(got - exact) < ESTIMATE_TOL
 
 
+def test_a_cancelled_training_job_says_so():
+    import threading
+
+    n = 6
+    data = (np.random.default_rng(0).random((100, n)) < 0.4).astype(np.uint8)
+    gates = iqp.gate_set("all_pairs", n)
+    job = dict(theta0=iqp.init_params("data", gates, data=data, scale=0.1, rng=1), gates=gates,
+               data=data, sigma=1.0, steps=50, lr=0.01, n_ops=20, seed=(0, 1))
+    whole = lens.iqp_train_job(job, None)
+    assert whole["status"] == "completed" and whole["curve"].size == 51
+    stop = threading.Event()
+    stop.set()
+    cut = lens.iqp_train_job({**job, "cancel": stop}, None)
+    assert cut["status"] == "cancelled" and cut["curve"].size < 51
+
+
 # ---------------------------------------------------------------------------- the app
 
 
@@ -231,7 +247,9 @@ def test_cancel_keeps_the_finished_runs(app):
     assert app.wait(120)
     rec = app.task_result("training")
     assert rec is not None and rec.cancelled
-    assert rec.value is None or rec.value.final.size < 65
+    # Only whole runs are kept: every kept curve has all its steps.
+    assert rec.value.final.size < 65
+    assert all(c.size == 301 for c in rec.value.curves)
 
 
 def test_bad_values_keep_the_last_good_result(app):

@@ -174,8 +174,10 @@ IQP_BATCH = 4
 def training(ctx, iqp_setup, iqp_init, budget, iqp_lr, seed):
     """Background task: Adam from the informed start and every random start, ``budget`` steps."""
     s = iqp_setup
+    # Run here (no executor), Cancel also stops the run in progress, not only the next one.
+    stop = {"cancel": ctx.cancel} if ctx.executor is None else {}
     jobs = [dict(theta0=th, gates=s.gates, data=s.data, sigma=s.sigma, steps=budget,
-                 lr=iqp_lr, n_ops=IQP_OPS, seed=(seed, 21, k))
+                 lr=iqp_lr, n_ops=IQP_OPS, seed=(seed, 21, k), **stop)
             for k, th in enumerate(iqp_init.thetas)]
     done: list = []
     for i in range(0, len(jobs), IQP_BATCH):
@@ -184,7 +186,8 @@ def training(ctx, iqp_setup, iqp_init, budget, iqp_lr, seed):
         res = run_sweep(lens.iqp_train_job, jobs[i:i + IQP_BATCH], executor=ctx.executor,
                         cancel=ctx.cancel,
                         on_progress=lambda d, _t, i=i: ctx.progress(i + d, len(jobs)))
-        done += res.results
+        # A run stopped part-way has no outcome after the budget: only whole runs count.
+        done += [r for r in res.results if r["status"] != "cancelled"]
         ctx.emit(_training_value(done))
     return _training_value(done)
 
