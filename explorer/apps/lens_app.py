@@ -136,6 +136,7 @@ def iqp_init(iqp_setup, iqp_start, iqp_log_scale, iqp_random, iqp_starts, seed):
 
 
 def ntk_spectrum(ntk_n, beta):
+    """Eigenvalues lam_i = i^-beta of the normalised kernel matrix, i = 1 .. n."""
     return ntk.spectrum("polynomial", ntk_n, beta=beta)
 
 
