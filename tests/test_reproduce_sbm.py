@@ -77,7 +77,7 @@ def test_the_peer_section_runs_or_says_how_to_install(quick_page):
         peer = next(rows for h, rows in _tables(text)
                     if any(c.startswith("sparsebm ARI") for c in h))
         assert all(-1.0 <= float(r[1]) <= 1.0 for r in peer)
-        assert all(re.fullmatch(r"\d+ / \d+", r[3]) for r in peer)   # single-start successes
+        assert all(re.fullmatch(r"\d+ / \d+", r[4]) for r in peer)   # single-start successes
 
 
 def test_without_sparsebm_the_page_says_how_to_install_it(tmp_path, monkeypatch):
