@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8866
 PYTEST_ARGS ?=
 
-.PHONY: app lab test figures bench reproduce clean
+.PHONY: app serve-class lab test figures bench reproduce clean
 
 # One stamp per extra: re-install when pyproject.toml changes.
 $(VENV)/.stamp-%: pyproject.toml
@@ -16,6 +16,12 @@ $(VENV)/.stamp-%: pyproject.toml
 
 app: $(VENV)/.stamp-app
 	$(PY) -m explorer serve --port $(PORT)
+
+# A class: preheated kernels for STUDENTS visitors spread over the apps (it prints the memory
+# the pools hold); stops cleanly on Ctrl-C or SIGTERM.
+STUDENTS ?= 30
+serve-class: $(VENV)/.stamp-app
+	$(PY) -m explorer serve --port $(PORT) --students $(STUDENTS)
 
 lab: $(VENV)/.stamp-lab
 	$(VENV)/bin/jupyter lab notebooks/index.ipynb --ServerApp.ip=127.0.0.1

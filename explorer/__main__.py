@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
+import math
 import os
 import re
-import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 DEFAULT_PORT = 8866
@@ -29,35 +31,78 @@ def find_notebooks(explicit: str | None = None) -> Path:
     )
 
 
-def voila_command(notebooks: Path, port: int, ip: str, *, debug: bool = False) -> list[str]:
-    """The Voila invocation shared by ``serve``, ``make app`` and the browser tests."""
+#: The production Voila configuration, the one source for `make app`, `make serve-class` and
+#: Binder (binder/postBuild installs it): tracebacks off, a per-cell timeout, idle kernels
+#: culled, and a pool of preheated kernels per notebook (each has run its notebook before
+#: anyone asks for it; the app restores a permalink's state when the request arrives).
+CONFIG = Path(__file__).with_name("voila.json")
+#: The notebooks a class opens; their pools grow with the class (the others keep one).
+APP_NOTEBOOKS = ("01_sbm_mean_field.ipynb", "02_iqp_born_machine.ipynb",
+                 "03_ntk_early_stopping.ipynb", "04_initialization_lens.ipynb")
+#: Resident memory of one idle app kernel (measured by benchmarks/load_voila.py: numpy, scipy,
+#: matplotlib, ipywidgets, ipympl and one app's figures and caches).
+KERNEL_MB = 210
+
+
+def server_config(*, debug: bool = False, pool: int = 1) -> dict:
+    """The Voila configuration with the tracebacks and pool size of this run."""
+    config = json.loads(CONFIG.read_text())
+    config["VoilaConfiguration"]["show_tracebacks"] = bool(debug)
+    pools = config["VoilaKernelManager"]["kernel_pools_config"]
+    for nb in APP_NOTEBOOKS:
+        pools[nb] = {"pool_size": pool}
+    return config
+
+
+def pooled_kernels(notebooks: Path, pool: int) -> int:
+    """How many kernels the preheated pools hold for this notebooks folder."""
+    names = [p.name for p in notebooks.glob("*.ipynb")]
+    return sum(pool if n in APP_NOTEBOOKS else 1 for n in names)
+
+
+def voila_command(notebooks: Path, port: int, ip: str, *, debug: bool = False,
+                  pool: int = 1, config_dir: Path | None = None) -> list[str]:
+    """The Voila invocation shared by ``serve``, ``make app`` and the browser tests.
+
+    The configuration (:data:`CONFIG` with this run's pool size and tracebacks) is written
+    as ``voila.json`` into ``config_dir`` (default: a folder per port under the temporary
+    directory), where Voila reads it.
+    """
+    if config_dir is None:
+        config_dir = Path(tempfile.gettempdir()) / f"explorer-voila-{port}"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "voila.json").write_text(json.dumps(server_config(debug=debug, pool=pool),
+                                                      indent=1))
     return [
         sys.executable, "-m", "voila", str(notebooks),
         "--no-browser",
         f"--port={port}",
         f"--Voila.ip={ip}",
         "--Voila.port_retries=0",
-        f"--VoilaConfiguration.show_tracebacks={debug}",
-        "--VoilaExecutor.timeout=300",
-        # Free the memory of abandoned tabs (each visitor gets a kernel).
-        "--MappingKernelManager.cull_interval=60",
-        "--MappingKernelManager.cull_idle_timeout=900",
+        f"--Voila.config_file_paths={config_dir}",
     ]
 
 
 def serve(args: argparse.Namespace) -> int:
     notebooks = find_notebooks(args.notebooks)
+    pool = args.pool if args.pool is not None else (
+        max(1, math.ceil(args.students / len(APP_NOTEBOOKS))) if args.students else 1)
+    kernels = pooled_kernels(notebooks, pool)
     url = f"http://{args.ip}:{args.port}/voila/render/index.ipynb"
     print(f"explorer: serving {notebooks} with Voila", flush=True)
+    print(f"explorer: {pool} preheated kernel(s) per app, {kernels} in all: about "
+          f"{kernels * KERNEL_MB / 1024:.1f} GiB held while idle (~{KERNEL_MB} MB each); "
+          f"each further visitor adds one kernel", flush=True)
     print(f"explorer: open {url}", flush=True)
     env = dict(os.environ)
     if args.debug:
         env["EXPLORER_DEBUG"] = "1"
-    cmd = voila_command(notebooks, args.port, args.ip, debug=args.debug)
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 0
+    cmd = voila_command(notebooks, args.port, args.ip, debug=args.debug, pool=pool)
+    # Become Voila (no wrapper process): a SIGTERM or Ctrl-C reaches it directly, and it
+    # stops its kernels and exits.
+    sys.stdout.flush()
+    os.execve(cmd[0], cmd, env)
+    return 0  # pragma: no cover - execve does not return
 
 
 def figures(args: argparse.Namespace) -> int:
@@ -161,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--ip", default="127.0.0.1")
     p_serve.add_argument("--notebooks", default=None, help="folder holding index.ipynb")
     p_serve.add_argument("--debug", action="store_true", help="show tracebacks in the apps")
+    p_serve.add_argument("--pool", type=int, default=None,
+                         help="preheated kernels per app (default 1)")
+    p_serve.add_argument("--students", type=int, default=None,
+                         help="size the pools for a class of this many (spread over the apps)")
     p_serve.set_defaults(func=serve)
     p_fig = sub.add_parser("figures", help="render every preset of every app to PNG")
     p_fig.add_argument("--out", required=True, help="output folder")

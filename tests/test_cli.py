@@ -1,5 +1,6 @@
 """The command line: ``figures`` renders every preset; ``serve`` is driven by the browser tests."""
 
+import json
 import subprocess
 import sys
 
@@ -35,12 +36,15 @@ def test_unknown_app_is_refused(tmp_path):
     assert res.returncode != 0 and "unknown app 'nope'" in res.stderr
 
 
-def test_serve_command_binds_loopback_and_finds_the_landing_page():
+def test_serve_command_binds_loopback_and_finds_the_landing_page(tmp_path):
     nb = find_notebooks()
     assert (nb / "index.ipynb").is_file()
-    cmd = voila_command(nb, 8866, "127.0.0.1")
+    cmd = voila_command(nb, 8866, "127.0.0.1", config_dir=tmp_path)
     assert "--Voila.ip=127.0.0.1" in cmd and "--port=8866" in cmd
-    assert "--VoilaConfiguration.show_tracebacks=False" in cmd
+    assert f"--Voila.config_file_paths={tmp_path}" in cmd
+    config = json.loads((tmp_path / "voila.json").read_text())
+    assert config["VoilaConfiguration"]["show_tracebacks"] is False
+    assert config["VoilaConfiguration"]["preheat_kernel"] is True
 
 
 def _fake_bin(tmp_path, uid: int):

@@ -25,6 +25,7 @@ import contextlib
 import functools
 import html
 import os
+import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -48,6 +49,8 @@ __all__ = ["App", "DEBUG_ENV", "Param", "Results", "Stage", "Task", "View", "new
            "parse_query"]
 
 LECTURE_FONT_SCALE = 1.6
+#: Set by Voila in the environment of a kernel it preheats (voila.utils.ENV_VARIABLE).
+PREHEAT_ENV = "VOILA_PREHEAT"
 #: URL keys with their own meaning, never control names.
 RESERVED = ("preset", "lecture", "debug", "tour", "step")
 
@@ -378,6 +381,17 @@ class App:
                 raise ValueError(f"unknown control {key!r}; known: {', '.join(self._by_name)}")
             initial[key] = self._by_name[key].validate(value)
         query = os.environ.get("QUERY_STRING", "") if query_string is None else query_string
+        self._apply_query(query, initial)
+        if query_string is None and os.environ.get(PREHEAT_ENV, "False") != "False":
+            # A preheated Voila kernel ran this before anyone asked for the page: the
+            # visitor's query string arrives with the request. Wait for it off the kernel's
+            # thread, then restore the permalink's state on the kernel's event loop.
+            threading.Thread(target=self._await_request, name="explorer-request",
+                             daemon=True).start()
+
+    def _apply_query(self, query: str, initial: Mapping[str, Any]) -> None:
+        """Controls from ``initial``, then the query's preset, tour step and values; one
+        recompute (or none when a preheated page's visitor brought no query)."""
         tours = {name: len(t) for name, t in self.tour_player.tours.items()}
         url_state, url_warnings = parse_query(query, self.params, self.presets, tours)
         if url_state.pop("debug", False):
@@ -393,14 +407,29 @@ class App:
         at_step = self._step_values(tour, step or 1) if tour else {}
         values = {**initial, **(self.preset_values(preset) if preset else {}), **at_step,
                   **url_state}
-        self._set_values(values)
-        if preset:
-            self._set_quietly("preset", preset)
-        if tour:
-            self._show_step(tour, step or 1)
-        safe(self.recompute)()
+        if self.state and not (values or preset or tour):
+            self._update_permalink()             # the request's page address, same state
+        else:
+            self._set_values(values)
+            if preset:
+                self._set_quietly("preset", preset)
+            if tour:
+                self._show_step(tour, step or 1)
+            self.status_line.safe(self.recompute)()
         if lecture:
             self.lecture.value = True
+
+    def apply_query(self, query: str) -> None:
+        """Restore the state a permalink's query string names (unknown or bad parts are
+        ignored with a warning in the status line, as when the page is opened)."""
+        self._apply_query(query, {})
+
+    def _await_request(self) -> None:
+        from voila.utils import wait_for_request
+
+        wait_for_request()                         # blocks this thread until a visitor
+        query = os.environ.get("QUERY_STRING", "")
+        self.loop.post(lambda: self.status_line.safe(self.apply_query)(query))
 
     # ------------------------------------------------------------------ public helpers
 

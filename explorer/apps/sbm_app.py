@@ -16,6 +16,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import ListedColormap
 
 from .. import sbm
+from ..tours import tours_for
 from ._shell import App, Param, Stage, Task, View
 
 __all__ = ["PARAMS", "PRESETS", "STAGES", "TASKS", "VIEWS", "make_app", "summary"]
@@ -597,4 +598,4 @@ def make_app(*, executor=None, query_string: str | None = None, debug: bool | No
     return App(title="Stochastic blockmodel: mean-field BCAVI", params=PARAMS, stages=STAGES,
                views=VIEWS, tasks=TASKS, summary=summary, columns=columns, presets=PRESETS,
                layout=LAYOUT, intro=INTRO, about=ABOUT, query_string=query_string, debug=debug,
-               initial=overrides, executor=executor)
+               initial=overrides, executor=executor, tours=tours_for("sbm"))

@@ -1,0 +1,89 @@
+"""The production server: one configuration for `make app`, `make serve-class` and Binder;
+preheated pools sized for a class; a clean stop on SIGTERM with kernels in use."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import ROOT
+from explorer.__main__ import APP_NOTEBOOKS, CONFIG, KERNEL_MB, pooled_kernels, server_config
+
+
+def test_the_configuration_is_the_production_one_and_binder_installs_it():
+    config = json.loads(CONFIG.read_text())
+    assert config["VoilaConfiguration"]["show_tracebacks"] is False
+    assert config["VoilaConfiguration"]["preheat_kernel"] is True
+    assert config["VoilaExecutor"]["timeout"] > 0                      # per-cell timeout
+    assert config["MappingKernelManager"]["cull_idle_timeout"] > 0     # abandoned tabs
+    assert "cp explorer/voila.json" in (ROOT / "binder" / "postBuild").read_text()
+    assert not (ROOT / "binder" / "jupyter_config.json").exists()     # one source only
+
+
+def test_pools_are_sized_for_a_class():
+    config = server_config(pool=10, debug=True)
+    pools = config["VoilaKernelManager"]["kernel_pools_config"]
+    assert all(pools[nb]["pool_size"] == 10 for nb in APP_NOTEBOOKS)
+    assert pools["default"]["pool_size"] == 1
+    assert config["VoilaConfiguration"]["show_tracebacks"] is True
+    notebooks = ROOT / "notebooks"
+    apps = sum((notebooks / nb).is_file() for nb in APP_NOTEBOOKS)
+    others = len(list(notebooks.glob("*.ipynb"))) - apps
+    assert pooled_kernels(notebooks, 10) == 10 * apps + others
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _children(pid):
+    out = subprocess.run(["ps", "-o", "pid=,ppid=,args=", "-e"], capture_output=True,
+                         text=True).stdout
+    return [line for line in out.splitlines()
+            if line.split()[1] == str(pid) and "ipykernel" in line]
+
+
+def test_serve_preheats_states_its_memory_and_stops_on_sigterm_with_kernels_in_use(tmp_path):
+    port = _free_port()
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "explorer", "serve", "--port", str(port),
+                                 "--students", "4"], stdout=log, stderr=subprocess.STDOUT,
+                                cwd=ROOT, env={k: v for k, v in os.environ.items()
+                                               if k != "EXPLORER_DEBUG"})
+    try:
+        deadline = time.monotonic() + 240
+        n_notebooks = len(list((ROOT / "notebooks").glob("*.ipynb")))
+        while log_path.read_text().count("is filled with") < n_notebooks:
+            assert proc.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.5)
+        text = log_path.read_text()
+        pool = 1                                          # 4 students over 4 apps
+        kernels = pooled_kernels(ROOT / "notebooks", pool)
+        assert f"{pool} preheated kernel(s) per app, {kernels} in all" in text
+        assert f"~{KERNEL_MB} MB each" in text
+        url = f"http://127.0.0.1:{port}/voila/render/{APP_NOTEBOOKS[2]}?R=3"
+        page = urllib.request.urlopen(url, timeout=120).read().decode()
+        assert "jupyter-widgets" in page or "application/vnd.jupyter.widget" in page
+        assert "Using pre-heated kernel" in log_path.read_text()
+        assert re.search(r"Kernel started", log_path.read_text())   # the pool refills
+        in_use = _children(proc.pid)
+        assert len(in_use) >= kernels
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("the server did not stop on SIGTERM within 60 s")
+    assert _children(proc.pid) == []
