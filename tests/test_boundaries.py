@@ -28,11 +28,20 @@ def test_backends_import_without_ui_libraries():
 BACKEND_FILES = sorted(p for p in (ROOT / "explorer").rglob("*.py") if "apps" not in p.parts)
 #: Command-line entry points: the only backend modules that may print.
 CLI_FILES = {Path("__main__.py")}
+#: Glue to a peer library that draws from numpy's global state and takes no generator: it may
+#: seed that state, saving and restoring it around the peer's call (and nothing else may).
+PEER_GLUE = {Path("reproduce/sbm.py"): "_sparsebm_fit"}
 
 
 @pytest.mark.parametrize("path", BACKEND_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_backends_do_not_print_or_touch_global_rng(path):
     tree = ast.parse(path.read_text())
+    glue = PEER_GLUE.get(path.relative_to(ROOT / "explorer"))
+    if glue is not None:
+        fn = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == glue)
+        source = ast.get_source_segment(path.read_text(), fn)
+        assert "get_state()" in source and "set_state(state)" in source and "finally" in source
+        tree.body = [n for n in tree.body if n is not fn]
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             if node.func.id == "print" and path.relative_to(ROOT / "explorer") not in CLI_FILES:
@@ -64,11 +73,13 @@ def test_committed_notebooks_have_no_outputs_and_no_logic(path):
 
 
 def test_landing_page_links_every_app_notebook():
+    from explorer.apps.landing import CARDS
+
     index = json.loads((ROOT / "notebooks" / "index.ipynb").read_text())
     text = "".join("".join(c["source"]) for c in index["cells"])
-    for nb in NOTEBOOKS:
-        if nb.name != "index.ipynb":
-            assert f"({nb.name})" in text, f"index.ipynb does not link {nb.name}"
+    assert "landing_page()" in text                      # the cards are the links
+    apps = {nb.name for nb in NOTEBOOKS if nb.name != "index.ipynb"}
+    assert {card.notebook for card in CARDS} == apps
 
 
 def _module_name(path: Path) -> str:
