@@ -216,9 +216,9 @@ class _Structured:
     def set_theta(self, theta):
         t, Theta = self._angles(theta)
         if self.B is None:
-            W = Theta @ self.sT
+            W = _matmul(Theta, self.sT)
         else:
-            W = np.matmul(Theta, self.sT, out=self.B[:self.n])
+            W = _matmul(Theta, self.sT, out=self.B[:self.n])
         W += t[:, None]
         W *= self.sT
         self.W = W
@@ -272,7 +272,7 @@ class _Structured:
         SC *= sT                                         # ... times s
         g = np.zeros(self.m)
         g[st.single_gate] = 2.0 * SC.sum(axis=1, dtype=np.float64)[st.single_qubit]
-        M1 = SC @ sT.T                                   # (n, n): sum_s s_i C_i s_j
+        M1 = _matmul(sT, SC.T).T                         # (n, n): sum_s s_i C_i s_j
         M1 += M1.T                                       # one gather instead of two
         g[st.pair_gate] = 2.0 * M1.reshape(-1)[st.key]
         U = self.ukey.size
@@ -298,6 +298,33 @@ class _Structured:
 #: Entries per block of the blocked passes (512 kB in double): they stay in cache and their
 #: memory is reused instead of fresh (operators x samples) arrays.
 BLOCK_ENTRIES = 2**16
+
+
+#: OpenBLAS runs a product on one thread when rows x inner x columns <= 4 * 65536.
+_ONE_THREAD_MNK = 4 * 65536
+#: Products up to this many multiply-adds go in one-thread-sized pieces (below).
+_SMALL_PRODUCT = 2**26
+
+
+def _matmul(A, B, out=None):
+    """A @ B; a small product (<= _SMALL_PRODUCT multiply-adds) in column pieces that
+    OpenBLAS runs on the calling thread.
+
+    A threaded product of this size takes well under a millisecond but wakes BLAS worker
+    threads, which then spin for a while after it; on a machine whose cores are shared
+    that spinning takes the cores from everything else this process does (measured: a
+    training step at 150 qubits 6x slower than with one BLAS thread). Pieces keep the
+    workers asleep at a small cost in BLAS efficiency; large products keep the threads.
+    """
+    (p, q), N = A.shape, B.shape[1]
+    if out is None:
+        out = np.empty((p, N), np.result_type(A, B))
+    if p * q * N > _SMALL_PRODUCT:
+        return np.matmul(A, B, out=out)
+    step = max(1, _ONE_THREAD_MNK // (p * q))
+    for c in range(0, N, step):
+        np.matmul(A, B[:, c:c + step], out=out[:, c:c + step])
+    return out
 
 
 def _csr_accumulate(indptr, indices, data, X, out):
