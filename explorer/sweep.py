@@ -56,6 +56,16 @@ class SweepResult:
         return len(self.results)
 
 
+def _lost(exc: BaseException) -> bool:
+    """Whether a chunk failed because its executor lost it (a dead worker or pool, a task
+    cancelled under it), not because a job raised: dask retries a chunk on other workers
+    when one dies and gives up with ``KilledWorker`` only after repeated deaths."""
+    if isinstance(exc, cf.BrokenExecutor | cf.CancelledError):
+        return True
+    return any(c.__name__ in ("KilledWorker", "CommClosedError")
+               and c.__module__.startswith("distributed") for c in type(exc).__mro__)
+
+
 def _run_chunk(fn: Callable, items: Sequence[tuple[Any, np.random.SeedSequence]]) -> list:
     """Worker side: run one chunk of (job, seed) pairs in order."""
     return [fn(job, np.random.default_rng(ss)) for job, ss in items]
@@ -175,7 +185,17 @@ def run_sweep(
             done, _ = cf.wait(pending, timeout=0.1, return_when=cf.FIRST_COMPLETED)
             for fut in done:
                 s = pending.pop(fut)
-                for offset, value in enumerate(fut.result()):
+                try:
+                    values = fut.result()
+                except Exception as exc:
+                    if not _lost(exc):
+                        raise                     # the job's own error, as serially
+                    last = min(s + size, n_jobs) - 1
+                    raise RuntimeError(
+                        f"sweep jobs {s} to {last} were lost: the executor could not run "
+                        f"them ({type(exc).__name__}: {exc}); {len(results)} of {n_jobs} "
+                        f"jobs had finished") from exc
+                for offset, value in enumerate(values):
                     results[s + offset] = value
                 report()
             if cancelled():
