@@ -39,8 +39,29 @@ figures: $(VENV)/.stamp-app
 reproduce: $(VENV)/.stamp-test
 	$(PY) -m explorer reproduce all --out docs/reproductions
 
+# Every budget of the issues with its measured figure and its floor timed in the same run, the
+# browser and load tables and the peers (when `make bench-peers` made their environments), in
+# BENCHMARKS.md (many minutes on 2 cores; never part of `make test`).
 bench: $(VENV)/.stamp-test
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@.ci/ensure-chromium
+	$(PY) benchmarks/report.py --out BENCHMARKS.md
+
+# The peer libraries, each in its own environment from PyPI (pinned): PennyLane's IQP tools
+# (plus iqpopt when its source is at IQPOPT_SRC or GitHub is reachable: it is not on PyPI) and
+# neural-tangents (its last release imports only with jax 0.4.30 and tensorflow-cpu 2.18).
+PEERS_PL ?= .venv-peers-pennylane
+PEERS_NT ?= .venv-peers-nt
+IQPOPT_SRC ?=
+bench-peers:
+	@test -x $(PEERS_PL)/bin/python || $(PYTHON) -m venv $(PEERS_PL)
+	$(PEERS_PL)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_PL)/bin/python -m pip install --quiet -r benchmarks/peers/requirements-pennylane.txt
+	@if [ -n "$(IQPOPT_SRC)" ]; then $(PEERS_PL)/bin/python -m pip install --quiet "$(IQPOPT_SRC)"; \
+	else $(PEERS_PL)/bin/python -m pip install --quiet "git+https://github.com/XanaduAI/iqpopt.git" \
+	|| echo "iqpopt not installed: clone XanaduAI/iqpopt and run make bench-peers IQPOPT_SRC=<clone>"; fi
+	@test -x $(PEERS_NT)/bin/python || $(PYTHON) -m venv $(PEERS_NT)
+	$(PEERS_NT)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_NT)/bin/python -m pip install --quiet -r benchmarks/peers/requirements-nt.txt
 
 clean:
 	rm -rf $(VENV) figures test-artifacts .pytest_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -68,4 +69,27 @@ def control_rows(app, changes: dict, *, repeat: int = 6, budget: str = "<= 100 m
     return rows
 
 
-__all__ = ["best_of", "control_rows", "table"]
+_ROW = re.compile(r"^(?P<what>.*?)\s+(?P<t>-?[\d.]+|nan|inf)ms (?P<base>.*?)\s+"
+                  r"(?P<b>-?[\d.]+|nan|inf)ms\s+(?P<ratio>\S+)  (?P<budget>.*)$")
+
+
+def parse_table(text: str) -> dict[str, list[dict]]:
+    """The rows of :func:`table` output (in any larger text) as {what: [row, ...]}.
+
+    Each row is a dict with ``what``, ``seconds``, ``baseline``, ``baseline_seconds`` and
+    ``budget``; a name printed twice keeps both rows, in order. Lines that are not rows of such
+    a table are skipped.
+    """
+    rows: dict[str, list[dict]] = {}
+    for line in text.splitlines():
+        m = _ROW.match(line)
+        if m is None:
+            continue
+        rows.setdefault(m["what"].strip(), []).append({
+            "what": m["what"].strip(), "seconds": float(m["t"]) / 1e3,
+            "baseline": m["base"].strip(), "baseline_seconds": float(m["b"]) / 1e3,
+            "budget": m["budget"].strip()})
+    return rows
+
+
+__all__ = ["best_of", "control_rows", "parse_table", "table"]
