@@ -29,7 +29,7 @@ def _self_contained(page):
         assert Image.open(io.BytesIO(base64.b64decode(s.split(",", 1)[1]))).format == "PNG"
 
 
-@pytest.mark.parametrize("app", ["sbm", "iqp", "ntk"])
+@pytest.mark.parametrize("app", ["sbm", "iqp", "ntk", "lens"])
 def test_a_tour_handout_has_every_step_with_its_figure_and_permalink(app):
     (name, tour), = tours_for(app).items()
     page = H.handout(app, tour=name)

@@ -285,6 +285,8 @@ def build_iqp(fig):
                      ha="center", va="center", color="grey")
     ax.set(xlabel="Adam steps", ylabel="MMD² (estimate)", title="IQP Born machine")
     ax.xaxis.set_major_locator(MaxNLocator(6, integer=True))
+    # No y tick at the bottom corner, where the x axis's "0" sits at lecture sizes.
+    ax.yaxis.set_major_locator(MaxNLocator(5, prune="lower"))
     ax.legend(fontsize="x-small", loc="upper right")
     a.hist0 = hx.stairs(np.zeros(1), [0, 1], fill=True, color=RANDOM_COLOUR, alpha=0.3,
                         label="step 0")
@@ -293,6 +295,10 @@ def build_iqp(fig):
     a.mark0 = hx.axvline(0.0, c=INFORMED_COLOUR, lw=1.5, ls="--")
     a.mark = hx.axvline(np.nan, c=INFORMED_COLOUR, lw=2.2)
     hx.set(xlabel="MMD²", ylabel="random starts")
+    # Few ticks, and no count "0" in the corner: at lecture sizes the first MMD² tick on x
+    # ran into it.
+    hx.xaxis.set_major_locator(MaxNLocator(3))
+    hx.yaxis.set_major_locator(MaxNLocator(4, integer=True, prune="lower"))
     hx.legend(fontsize="xx-small", loc="upper left")
     return a
 
