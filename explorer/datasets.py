@@ -76,7 +76,7 @@ def genomic(
     Parameters
     ----------
     n_snps : int
-        Number of SNP columns (qubits), >= 1. The first ``n_snps`` usable SNPs in
+        Number of SNP columns (qubits), in [1, 100000]. The first ``n_snps`` usable SNPs in
         genome order are returned, as the paper uses the first ``n`` columns.
     source : {"msprime"} or str or path-like, default "msprime"
         ``"msprime"`` simulates haplotypes (needs the ``genomics`` extra);
@@ -144,7 +144,7 @@ def genomic(
     >>> x.shape, x.dtype, bool(np.array_equal(x, genomic(20, n_samples=100, rng=0)))
     ((100, 20), dtype('uint8'), True)
     """
-    n_snps = check_int("n_snps", n_snps, 1)
+    n_snps = check_int("n_snps", n_snps, 1, 100_000)
     if isinstance(source, str) and source == "msprime":
         if n_samples is None:
             n_samples = _DEFAULT_SIMULATED_SAMPLES

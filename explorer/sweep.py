@@ -127,6 +127,10 @@ def run_sweep(
     >>> r.status.value, len(r)
     ('completed', 2)
     """
+    if not callable(fn):
+        raise TypeError(f"fn must be a function of (job, rng); got {type(fn).__name__}")
+    if not np.iterable(jobs) or isinstance(jobs, str):
+        raise TypeError(f"jobs must be a sequence of jobs; got {type(jobs).__name__}")
     jobs = list(jobs)
     n_jobs = len(jobs)
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)

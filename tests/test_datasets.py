@@ -301,8 +301,8 @@ def test_product_bernoulli_is_reproducible_from_the_seed():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: genomic(0), r"n_snps must be an integer >= 1; got 0"),
-        (lambda: genomic(2.5), r"n_snps must be an integer >= 1; got 2.5"),
+        (lambda: genomic(0), r"n_snps must be an integer in \[1, 100000\]; got 0"),
+        (lambda: genomic(2.5), r"n_snps must be an integer in \[1, 100000\]; got 2.5"),
         (lambda: genomic(10, source="plink"),
          r"source must be 'msprime' or the path of an existing \.hapt file; got 'plink'"),
         (lambda: genomic(10, source=42), r"source must be 'msprime' or .*; got 42"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -277,3 +278,66 @@ def test_sweep_any_jobs(xs, chunk):
         assert "chunk" in str(exc), str(exc)
         return
     assert len(res.results) == len(jobs)
+
+
+# ------------------------------------------------------------------ every public function
+
+#: Valid values for the required parameters every public function might take; the junk goes
+#: into one parameter at a time (the others stay valid where this table knows them).
+_VALID = {"n": 20, "p": 0.3, "q": 0.1, "gates": [(0,), (1,), (0, 1)], "theta": [0.1, 0.2, 0.3],
+          "data": np.array([[0, 1], [1, 1], [0, 0]]), "lam": np.array([1.0, 0.5, 0.25]),
+          "coef": np.array([0.1, 0.1, 0.1]), "sigma": 1.0, "R": 1.0, "kind": "polynomial",
+          "x": 0.5, "y": 0.5, "fn": lambda job, rng: job, "jobs": [1, 2]}
+_JUNK = [None, "x", float("nan"), float("inf"), -1, 0, 10**12, [], np.array([np.nan]),
+         {"a": 1}, True, -1e300]
+
+
+def _public_functions():
+    import inspect
+
+    from explorer import datasets, sweep
+
+    for mod in (sbm, iqp, ntk, datasets, sweep):
+        for name in mod.__all__:
+            fn = getattr(mod, name)
+            if inspect.isfunction(fn):
+                yield pytest.param(fn, id=f"{mod.__name__.split('.')[-1]}.{name}")
+
+
+class _Slow(Exception):
+    pass
+
+
+@pytest.mark.parametrize("fn", list(_public_functions()))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(which=st.integers(0, 20), junk=st.sampled_from(_JUNK))
+def test_every_public_function_refuses_junk_with_a_value_or_type_error(fn, which, junk):
+    """Junk in any required parameter: a result, or ValueError/TypeError: never an IndexError,
+    KeyError, OverflowError, an out-of-memory error or a run that does not end (bugs the first
+    run of this test found: accuracy, classify_limits, bifurcation_diagram, rkhs_norm, gate
+    sets given a mapping, and huge sizes in population_matrix, success_probability,
+    escape_share, synthetic_tasks and genomic)."""
+    import inspect
+    import signal
+
+    params = [p for p in inspect.signature(fn).parameters.values()
+              if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty]
+    if not params:
+        return
+    target = params[which % len(params)]
+    kwargs = {p.name: junk if p is target else _VALID.get(p.name, 1) for p in params}
+
+    def slow(signum, frame):
+        raise _Slow(f"{fn.__name__}({target.name}={junk!r}) still running after 20 s")
+
+    previous = signal.signal(signal.SIGALRM, slow)
+    signal.alarm(20)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn(**kwargs)
+    except (ValueError, TypeError):
+        pass
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -182,7 +182,7 @@ def test_basin_shares_sum_to_one_and_are_reproducible():
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        (dict(n=7, p=0.3, q=0.1), "n must be an even integer >= 4; got 7"),
+        (dict(n=7, p=0.3, q=0.1), r"n must be an even integer in \[4, 100000000\]; got 7"),
         (dict(n=10, p=1.3, q=0.1), r"p must be in \(0, 1\); got 1.3"),
         (dict(n=10, p=0.3, q=0.5), "assortative"),
         (dict(n=10, p=0.3, q=0.0), r"q must be in \(0, 1\); got 0"),

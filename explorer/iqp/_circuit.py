@@ -16,7 +16,7 @@ Derivations: reference/iqp.md sections 2 and 3.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -35,6 +35,9 @@ __all__ = [
 
 #: Largest n for the exact (2^n) computations.
 EXACT_MAX_N = 20
+
+#: Largest number of qubits a gate set may name (all pairs of 10^5 qubits are 5e9 gates).
+MAX_QUBITS = 100_000
 
 
 # ---------------------------------------------------------------------------- gate sets
@@ -124,7 +127,10 @@ class GateSet:
     """
 
     def __init__(self, gates: Sequence[Sequence[int]], n: int):
-        n = check_int("n", n, 1)
+        n = check_int("n", n, 1, MAX_QUBITS)
+        if isinstance(gates, str | bytes | Mapping) or not isinstance(gates, Sequence | np.ndarray):
+            raise ValueError(f"gates must be a sequence of tuples of qubits; got "
+                             f"{type(gates).__name__}")
         if len(gates) == 0:
             raise ValueError("gates must hold at least one generator; got none")
         try:

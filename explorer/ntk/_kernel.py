@@ -193,7 +193,8 @@ def decay_exponent(lam, *, start: int = 2, stop: int | None = None) -> float:
 
 def rkhs_norm(lam, coef) -> float:
     """R = ||f* - f0||_H on the sample: sqrt(sum u_i^2 / lam_i) over lam_i > 0."""
-    lam, coef = np.asarray(lam, float), np.asarray(coef, float)
+    lam = check_array("lam", lam, ndim=1)
+    coef = check_array("coef", coef, shape=(lam.size,))
     pos = lam > 0
     return float(np.sqrt(np.sum(coef[pos] ** 2 / lam[pos])))
 
@@ -767,6 +768,8 @@ def rate_sweep(n_values, *, kind: str = "polynomial", r: float = 0.5, R: float =
     RateSweep
         Arrays over n, fitted slopes (``slopes``) and :func:`theoretical_slopes` (``theory``).
     """
+    if not np.iterable(n_values) or isinstance(n_values, str):
+        raise ValueError(f"n_values must be a sequence of sizes n >= 2; got {n_values!r:.40}")
     ns = np.array(sorted({check_int("n_values entries", v, 2) for v in n_values}))
     if ns.size < 2:
         raise ValueError(f"n_values must hold at least two sizes; got {ns.size}")

@@ -97,9 +97,9 @@ def synthetic_tasks(d: int, length: int, n_per_task: int, *, n_tasks: int = 2,
     list of (X_k, y_k)
         X_k of shape (n_per_task, length, d), y_k of shape (n_per_task,).
     """
-    d = check_int("d", d, 1)
-    length = check_int("length", length, 1)
-    n_per_task = check_int("n_per_task", n_per_task, 1)
+    d = check_int("d", d, 1, 4096)
+    length = check_int("length", length, 1, 4096)
+    n_per_task = check_int("n_per_task", n_per_task, 1, 1_000_000)
     n_tasks = check_int("n_tasks", n_tasks, 1, 8)
     overlap = check_option("overlap", overlap, ("disjoint", "shared"))
     if overlap == "disjoint" and d < n_tasks:

@@ -306,7 +306,7 @@ def bifurcation_diagram(p: float, q: float, ns, *, resolution: int = 2001) -> di
     True
     """
     p, q = _check_pq(p, q)
-    ns = [_check_n(int(v)) for v in np.atleast_1d(np.asarray(ns))]
+    ns = [_check_n(v) for v in np.atleast_1d(np.asarray(ns, dtype=object)).tolist()]
     resolution = check_int("resolution", resolution, 101, 10_000_001)
     coef = np.array([_block_coefficients(n, p, q)[:2] for n in ns]).reshape(-1, 2)
     mixed = _mixed_roots(coef[:, 0], coef[:, 1], resolution)

@@ -25,8 +25,15 @@ def _check_pq(p: Any, q: Any) -> tuple[float, float]:
     return p, q
 
 
-def _check_n(n: Any) -> int:
-    return check_int("n", n, 4, even=True)
+#: Largest n anything here accepts: a sampled graph of 10^8 nodes at average degree 20 already
+#: holds 2e9 entries (16 GB); beyond it only an out-of-memory error could follow.
+MAX_N = 10**8
+#: Largest n of the dense expected adjacency (3.2 GB of float64).
+MAX_DENSE_N = 20_000
+
+
+def _check_n(n: Any, hi: int = MAX_N) -> int:
+    return check_int("n", n, 4, hi, even=True)
 
 
 def constants(p: float, q: float) -> tuple[float, float]:
@@ -77,7 +84,7 @@ def population_matrix(n: int, p: float, q: float) -> np.ndarray:
 
     Only for small n (checks and teaching): the population dynamics never need it.
     """
-    n = _check_n(n)
+    n = _check_n(n, MAX_DENSE_N)
     p, q = _check_pq(p, q)
     block = np.repeat([0, 1], n // 2)
     P = np.where(block[:, None] == block[None, :], p, q)
@@ -339,6 +346,11 @@ def classify_limits(x, y, *, n: int, p: float, q: float, tol: float = 1e-6,
     """
     x = check_array("x", x, lo=0.0, hi=1.0)
     y = check_array("y", y, lo=0.0, hi=1.0)
+    try:
+        x, y = np.broadcast_arrays(x, y)
+    except ValueError:
+        raise ValueError(f"x and y must have the same shape (or broadcast together); got "
+                         f"{x.shape} and {y.shape}") from None
     if joint and (p_hat is not None or q_hat is not None):
         raise ValueError("joint estimation refits (p_hat, q_hat): do not pass them with joint")
     if joint:

@@ -324,10 +324,11 @@ def accuracy(psi, labels) -> np.ndarray | float:
     ``labels`` are 0/1 community labels (block 0 has psi = 1 at the truth). Returns a float,
     or one value per column for psi of shape (n, R).
     """
-    psi = np.asarray(psi, dtype=float)
-    labels = np.asarray(labels)
+    psi = check_array("psi", psi, ndim=(1, 2))
+    labels = check_array("labels", labels, ndim=1, lo=0, hi=1)
     if labels.shape[0] != psi.shape[0]:
-        raise ValueError(f"labels must have {psi.shape[0]} entries; got {labels.shape[0]}")
+        raise ValueError(f"labels must have {psi.shape[0]} entries (one per node of psi); "
+                         f"got {labels.shape[0]}")
     hard = psi > 0.5
     truth = (labels == 0).reshape((-1,) + (1,) * (psi.ndim - 1))
     agree = np.mean(hard == truth, axis=0)
