@@ -213,7 +213,12 @@ def _training_sentence(curves, plan) -> str:
             f"({sci(first[lowest_start])}); after {steps} steps the order is {order}. "
             f"The authors' means come from 5 runs each with their own draws and seeds, and "
             f"every entry is a Monte Carlo estimate with noise of about 1e-3 at 1000 x 1000 "
-            f"draws, so entries near 1e-3 agree only to within that noise.")
+            f"draws, so entries near 1e-3 agree only to within that noise. The covariance "
+            f"start draws one factor c ~ U(-s/nu, s/nu) per run, shared by all pair angles: "
+            f"with the unit normalisation (nu = 1, s = 1) a run with a small |c| trains like "
+            f"the sqrt runs while one with |c| near 1 starts far off, so with "
+            f"{plan['unit'][0]} run(s) its row can differ from the authors' mean over 5 runs "
+            f"by far more than the estimator's noise.")
 
 
 # --------------------------------------------------------------------------- variance
