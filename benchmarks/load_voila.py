@@ -24,6 +24,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -198,7 +199,13 @@ def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
             time.sleep(0.5)
         urllib.request.urlopen(base + "/", timeout=30)
         idle = _kernel_rss_mb(server.pid)
-        results = asyncio.run(_run(base, sessions, spread_s, timeout_s))
+        # A thread of its own: the caller may already run an event loop (pytest-playwright).
+        box: dict = {}
+        runner = threading.Thread(target=lambda: box.update(
+            results=asyncio.run(_run(base, sessions, spread_s, timeout_s))))
+        runner.start()
+        runner.join()
+        results = box["results"]
         busy = _kernel_rss_mb(server.pid)
     finally:
         server.terminate()

@@ -13,6 +13,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.timeout(1500)     # a server of its own fills its pools first: minutes when busy
 def test_three_sessions_at_once_get_their_canvases_and_interactions_without_errors():
     from load_voila import SESSIONS, run_load, table
 
