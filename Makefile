@@ -36,7 +36,7 @@ figures: $(VENV)/.stamp-app
 
 # Each paper's key results as pages with figures (minutes for SBM and NTK, most of an hour for
 # the IQP training at 150 qubits); never part of `make test`.
-reproduce: $(VENV)/.stamp-test
+reproduce: $(VENV)/.stamp-reproduce
 	$(PY) -m explorer reproduce all --out docs/reproductions
 
 # Every budget of the issues with its measured figure and its floor timed in the same run, the
