@@ -26,6 +26,7 @@ import fnmatch
 import json
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -346,7 +347,7 @@ FIRST_CANVAS_JS = """() => new Promise(resolve => {
     return false;
   };
   const poll = () => {
-    if (performance.now() - start > 180000) return resolve(-1);
+    if (performance.now() - start > 90000) return resolve(-1);
     const all = document.querySelectorAll("div.jupyter-matplotlib-figure canvas");
     for (const c of all) if (painted(c)) return resolve(performance.now());
     setTimeout(poll, 10);     // not requestAnimationFrame: it may not fire for this page
@@ -406,10 +407,12 @@ def _open_pages(pool: int, opens: int, notebook: str) -> list[dict]:
                 dom = page.evaluate("() => performance.getEntriesByType('navigation')[0]"
                                     ".domContentLoadedEventEnd")
                 canvas = page.evaluate(FIRST_CANVAS_JS)
-                if canvas < 0:
-                    raise RuntimeError("no canvas within 180 s of the page's start")
-                print(f"report: first canvas {canvas / 1e3:.2f} s (pool {pool})", flush=True)
-                out.append({"first_canvas_s": canvas / 1e3, "dom_s": dom / 1e3})
+                if canvas < 0:      # reported with the others, not fatal
+                    out.append({"first_canvas_s": None, "dom_s": dom / 1e3,
+                                "error": "no canvas within 90 s of the page's start"})
+                else:
+                    out.append({"first_canvas_s": canvas / 1e3, "dom_s": dom / 1e3})
+                print(f"report: first canvas {out[-1]} (pool {pool})", flush=True)
                 page.close()
                 time.sleep(1.0)
             browser.close()
@@ -431,8 +434,12 @@ def run_first_canvas(notebook: str = "01_sbm_mean_field.ipynb") -> dict:
         try:
             opens = _open_pages(pool, 3, notebook)
             out[f"{kind}_opens"] = opens
-            out[f"{kind}_s"] = min(o["first_canvas_s"] for o in opens)
-            out[f"{kind}_dom_s"] = min(o["dom_s"] for o in opens)
+            ok = [o for o in opens if o["first_canvas_s"] is not None]
+            if ok:
+                out[f"{kind}_s"] = min(o["first_canvas_s"] for o in ok)
+                out[f"{kind}_dom_s"] = min(o["dom_s"] for o in ok)
+            else:
+                out[f"{kind}_error"] = "no open drew a canvas"
         except Exception as exc:  # noqa: BLE001 - reported, not fatal
             out[f"{kind}_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
     return out
@@ -458,17 +465,27 @@ def bare_python_mb() -> float:
     return float(p.stdout.strip())
 
 
-def run_load(sessions=(1, 9, 30)) -> dict:
+def run_load(sessions=(1, 9, 30), timeout_s: float = 1800.0) -> dict:
     script = HERE / "load_voila.py"
     out: dict = {"bare_python_mb": bare_python_mb()}
     if not script.exists():
         out["error"] = "benchmarks/load_voila.py is missing"
         return out
     print("report: load_voila.py --sessions " + " ".join(map(str, sessions)), flush=True)
-    p = subprocess.run([sys.executable, str(script), "--sessions", *map(str, sessions)],
-                       capture_output=True, text=True, timeout=3600, cwd=ROOT)
-    out.update(text=p.stdout, error=p.stderr[-1500:] if p.returncode else "")
     path = ARTIFACTS / "load.json"
+    path.unlink(missing_ok=True)
+    p = subprocess.Popen([sys.executable, str(script), "--sessions", *map(str, sessions)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        stdout, stderr = p.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        # SIGINT, so that load_voila's finally stops its server and kernels
+        p.send_signal(signal.SIGINT)
+        stdout, stderr = p.communicate(timeout=120)
+        stderr = (f"load_voila.py did not finish within {timeout_s:.0f} s and was "
+                  "interrupted (a session waiting for a first canvas that never came)\n"
+                  + (stderr or ""))
+    out.update(text=stdout, error=stderr[-1500:] if p.returncode else "")
     if p.returncode == 0 and path.exists():
         out["rows"] = json.loads(path.read_text())
         out["table"] = (ARTIFACTS / "load.md").read_text()
@@ -736,12 +753,13 @@ def render_first_canvas(fc: dict) -> str:
              "|---|---|---|---|"]
     for kind, server in (("warm", "`--pool 3` (preheated kernels that ran the notebook)"),
                          ("cold", "`--pool 0` (no pool for the apps: each page runs it)")):
-        if f"{kind}_error" in fc:
+        if f"{kind}_error" in fc and not fc.get(f"{kind}_opens"):
             lines.append(f"| {kind} | {server} | failed: {fc[kind + '_error']} | - |")
             continue
         opens = fc.get(f"{kind}_opens", [])
         lines.append(f"| {kind} | {server} | "
-                     + ", ".join(fmt_value(o["first_canvas_s"]) for o in opens) + " | "
+                     + ", ".join(fmt_value(o["first_canvas_s"]) if o["first_canvas_s"]
+                                 else "no canvas in 90 s" for o in opens) + " | "
                      + ", ".join(fmt_value(o["dom_s"]) for o in opens) + " |")
     text = "\n".join(lines)
     if fc.get("warm_s") and fc.get("cold_s"):
@@ -802,10 +820,23 @@ def render_machine(m: dict) -> str:
         f"- Python {m.get('python')}, numpy {m.get('numpy')}; BLAS (threadpoolctl): "
         f"{blas_text}; numpy built against: {m.get('numpy_blas', '?')}",
         f"- thread variables: {m.get('env') or 'none set'}",
-    ])
+    ] + ([f"- observed: {m['observed']}"] if m.get("observed") else []))
 
 
 # ---------------------------------------------------------------------------- page
+
+
+def _load_notes(saved: dict) -> str:
+    notes = []
+    first = saved.get("load_first_attempt")
+    if first and first.get("error"):
+        notes.append("An earlier attempt in this run (`--sessions 1 9 30`) did not finish: "
+                     "its 9-session round waited without end for first canvases, and was "
+                     "interrupted. " + first.get("note", ""))
+    load = saved.get("load", {})
+    if load.get("error") and load.get("rows"):
+        notes.append("Error output: `" + load["error"].strip().splitlines()[-1] + "`")
+    return "\n\n".join(notes)
 
 
 def render_page(saved: dict) -> str:
@@ -846,12 +877,16 @@ def render_page(saved: dict) -> str:
         "## Browser latency (`bench_browser.py`, test-artifacts/latency.md)",
         "",
         saved.get("browser", {}).get("table", "").split("\n", 2)[-1].strip()
-        or ("Not measured: " + (saved.get("browser", {}).get("error") or "skipped")),
+        or ("Not measured: " + ((saved.get("browser", {}).get("error") or "skipped").strip()
+                                .splitlines() or ["?"])[0]),
         "",
         "## Load (`load_voila.py --sessions 1 9 30`, test-artifacts/load.md)",
         "",
         saved.get("load", {}).get("table", "").split("\n", 2)[-1].strip()
-        or ("Not measured: " + (saved.get("load", {}).get("error") or "skipped")),
+        or ("Not measured: " + ((saved.get("load", {}).get("error") or "skipped").strip()
+                                .splitlines() or ["?"])[0]),
+        "",
+        _load_notes(saved),
         "",
         "## Each benchmark script's table",
         "",
@@ -871,6 +906,9 @@ def main(argv=None) -> int:
     parser.add_argument("--skip", default="", help="comma-separated: " + ", ".join(SECTIONS))
     parser.add_argument("--reuse", action="store_true",
                         help="keep the sections saved by an earlier run; measure the rest")
+    parser.add_argument("--load-sessions", type=int, nargs="+", default=[1, 9, 30])
+    parser.add_argument("--load-timeout", type=float, default=1800.0,
+                        help="seconds before the load run is interrupted")
     args = parser.parse_args(argv)
     skip = {s for s in args.skip.split(",") if s}
     if skip - set(SECTIONS):
@@ -881,10 +919,13 @@ def main(argv=None) -> int:
     path = SAVED / "results.json"
     saved = json.loads(path.read_text()) if args.reuse and path.exists() else {}
     t0 = time.monotonic()
-    saved["machine"] = machine_info()
-    saved["date"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    todo = [n for n in SECTIONS if n not in skip and not (args.reuse and n in saved)]
+    if todo or "machine" not in saved:       # a render alone keeps the measuring run's
+        saved["machine"] = machine_info()
+        saved["date"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     runners = {"scripts": run_scripts, "peers": run_peers, "first_canvas": run_first_canvas,
-               "browser": run_browser, "load": run_load}
+               "browser": run_browser,
+               "load": lambda: run_load(args.load_sessions, args.load_timeout)}
     for name in SECTIONS:
         if name in skip or (args.reuse and name in saved):
             continue
@@ -892,8 +933,9 @@ def main(argv=None) -> int:
             _dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         saved[name] = runners[name]()
         path.write_text(json.dumps(saved, indent=1, default=str))
-    saved["machine"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
-    saved["wall_min"] = (time.monotonic() - t0) / 60
+    if todo:
+        saved["machine"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+        saved["wall_min"] = saved.get("wall_min", 0) + (time.monotonic() - t0) / 60
     path.write_text(json.dumps(saved, indent=1, default=str))
     Path(args.out).write_text(render_page(saved))
     print(render_budgets(collect(saved)))
