@@ -44,7 +44,7 @@ def test_serve_command_binds_loopback_and_finds_the_landing_page(tmp_path):
     assert f"--Voila.config_file_paths={tmp_path}" in cmd
     config = json.loads((tmp_path / "voila.json").read_text())
     assert config["VoilaConfiguration"]["show_tracebacks"] is False
-    assert config["VoilaConfiguration"]["preheat_kernel"] is True
+    assert config["VoilaConfiguration"]["preheat_kernel"] is False     # pools are opt-in
 
 
 def _fake_bin(tmp_path, uid: int):

@@ -20,7 +20,8 @@ from explorer.__main__ import APP_NOTEBOOKS, CONFIG, KERNEL_MB, pooled_kernels, 
 def test_the_configuration_is_the_production_one_and_binder_installs_it():
     config = json.loads(CONFIG.read_text())
     assert config["VoilaConfiguration"]["show_tracebacks"] is False
-    assert config["VoilaConfiguration"]["preheat_kernel"] is True
+    assert config["VoilaConfiguration"]["preheat_kernel"] is False     # opt-in, see serve
+    assert server_config(pool=1)["VoilaConfiguration"]["preheat_kernel"] is True
     assert config["VoilaExecutor"]["timeout"] > 0                      # per-cell timeout
     assert config["MappingKernelManager"]["cull_idle_timeout"] > 0     # abandoned tabs
     assert "cp explorer/voila.json" in (ROOT / "binder" / "postBuild").read_text()
