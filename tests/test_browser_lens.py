@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from test_browser import ERROR_OUTPUT, _collect_errors, _set_readout
 
 from conftest import ARTIFACTS
 from explorer.apps import lens_app
@@ -17,35 +18,12 @@ READY_TIMEOUT = 120_000   # ms; a cold kernel on a busy 2-core machine (msprime 
 UPDATE_TIMEOUT = 30_000
 LENS = "/voila/render/04_initialization_lens.ipynb"
 DEFAULTS = {p.name: p.default for p in lens_app.PARAMS} | {"seed": 0}
-# As in test_browser.py: offline CDN links, and Voila 0.5's shutdown call without XSRF token.
-KNOWN_OFFLINE = ("cdn.jsdelivr.net", "fonts.googleapis", "fonts.gstatic", "/voila/api/shutdown/")
-ERROR_OUTPUT = ".voila-error, [data-mime-type='application/vnd.jupyter.stderr']"
 
 
 def expected_status(**changes) -> str:
     return evaluate_once(lens_app.STAGES, lens_app.summary, DEFAULTS | changes)
 
 
-def _collect_errors(page):
-    errors = []
-
-    def on_console(msg):
-        if msg.type == "error":
-            where = (msg.location or {}).get("url", "")
-            if not any(k in where or k in msg.text for k in KNOWN_OFFLINE):
-                errors.append(f"{msg.text} @ {where}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-    return errors
-
-
-def _set_readout(page, label: str, value: str) -> None:
-    slider = page.locator(".widget-slider").filter(has=page.get_by_text(label, exact=True))
-    slider.locator(".widget-readout").click()
-    page.keyboard.press("Control+A")
-    page.keyboard.type(value)
-    page.keyboard.press("Enter")
 
 
 def test_lens_renders_and_a_control_updates_status_and_plot(page, voila_url):

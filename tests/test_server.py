@@ -5,7 +5,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, _free_port
 from explorer.__main__ import APP_NOTEBOOKS, CONFIG, KERNEL_MB, pooled_kernels, server_config
 
 
@@ -39,11 +38,6 @@ def test_pools_are_sized_for_a_class():
     others = len(list(notebooks.glob("*.ipynb"))) - apps
     assert pooled_kernels(notebooks, 10) == 10 * apps + others
 
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _children(pid):
