@@ -93,3 +93,12 @@ def parse_table(text: str) -> dict[str, list[dict]]:
 
 
 __all__ = ["best_of", "control_rows", "parse_table", "table"]
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a server a benchmark starts)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import numpy as np
 
 matplotlib.use("Agg")
 sys.path.insert(0, os.path.dirname(__file__))
+from _util import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -91,11 +91,6 @@ WAIT = """() => new Promise(resolve => {
 })"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _kernel_side(module: str, label: str, values: list[str]) -> float:
     """Median seconds of the same changes in a headless app (no Agg rendering)."""
@@ -119,7 +114,7 @@ def _kernel_side(module: str, label: str, values: list[str]) -> float:
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
+    port = free_port()
     log = open(ARTIFACTS / "bench_browser_voila.log", "w")  # noqa: SIM115
     server = subprocess.Popen([sys.executable, "-m", "explorer", "serve", "--port", str(port)],
                               stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)

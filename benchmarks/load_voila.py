@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +30,9 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _util import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -90,11 +92,6 @@ FIRST_CANVAS = """(timeout) => new Promise(resolve => {
   poll();
 })"""
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _kernel_rss_mb(server_pid: int) -> list[float]:
@@ -186,7 +183,7 @@ async def _run(base: str, sessions: int, spread_s: float, timeout_s: float) -> d
 def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
              pool: int | None = None) -> dict:
     """Serve, run ``sessions`` concurrent browser sessions, stop; return the measurements."""
-    port = _free_port()
+    port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / f"load_voila_{sessions}.log"
     pool = pool if pool is not None else 0

@@ -27,12 +27,14 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _util import free_port  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -332,11 +334,6 @@ def run_scripts() -> dict:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 FIRST_CANVAS_JS = """() => new Promise(resolve => {
   const start = performance.now();
@@ -364,7 +361,7 @@ def _open_pages(pool: int, opens: int, notebook: str) -> list[dict]:
 
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
+    port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / f"report_first_canvas_pool{pool}.log"
     with open(log_path, "w") as log:
