@@ -55,6 +55,10 @@ def test_quick_page_has_its_tables_figures_and_progress(quick_page):
     assert all("\n" not in m for m in messages)
     for step in ("landscape", "success", "known vs estimated", "first-sweep gap", "peer"):
         assert any(m.startswith(step) for m in messages), step
+    # The peer is an optional extra: without it the page and the progress say so.
+    installed = page._import_sparsebm() is not None
+    assert ("sparsebm is not installed" in text) is not installed
+    assert any(m.startswith("peer: graph") for m in messages) is installed
 
 
 def test_the_census_counts_agree_with_the_thresholds(quick_page):
@@ -132,3 +136,14 @@ def test_sparsebm_runs_leave_numpys_global_state_alone():
     two = page._sparsebm_fit(sparsebm, A, 1, 7)
     assert np.array_equal(np.random.get_state()[1], before)  # noqa: NPY002
     assert np.array_equal(one.labels, two.labels)          # seeded: the same fit twice
+
+
+def test_without_sparsebm_the_page_says_how_to_get_it(tmp_path, monkeypatch):
+    from explorer.reproduce._report import Report
+    monkeypatch.setattr(page, "_import_sparsebm", lambda: None)
+    report, messages = Report(tmp_path, "peer", "peer"), []
+    page._peer(report, True, messages.append, iter(range(10)))
+    text = "\n".join(report._lines)
+    assert "sparsebm is not installed" in text and page.PEER_INSTALL in text
+    assert messages == [f"peer: sparsebm is not installed, comparison skipped "
+                        f"({page.PEER_INSTALL})"]

@@ -550,6 +550,7 @@ def _peer(report: Report, quick: bool, progress: Progress, seeds) -> None:
         kept. ARI is the adjusted Rand index with the true communities.""")
     module = _import_sparsebm()
     if module is None:
+        progress(f"peer: sparsebm is not installed, comparison skipped ({PEER_INSTALL})")
         report.para(f"""**sparsebm is not installed, so this comparison was not run.**
             Install the optional extra with `{PEER_INSTALL}` and run the page again.""")
         return
