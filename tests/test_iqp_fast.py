@@ -226,3 +226,34 @@ def test_bad_precision_and_gate_set_size_are_named():
     with pytest.raises(ValueError, match="gates must act on n = 2 qubits"):
         iqp.mmd2([0.1, 0.2, 0.3], GateSet([(0,), (1,), (2,)], 3), data, 1.0, n_ops=5,
                  n_samples=5)
+
+
+@pytest.mark.parametrize("method", ["structured", "dense"])
+def test_mmd2_equals_the_estimator_computed_operator_by_operator(method):
+    """mmd2 computes each distinct operator once and weights it by its count; the loss and
+    gradient must equal the estimator's formula applied to every drawn operator (repeats
+    and weight-0 operators included), with the same draws (mmd2 draws ops, then Z)."""
+    n, L, N = 10, 300, 200
+    rng = np.random.default_rng(21)
+    gates = random_gate_set(n, rng)
+    theta = rng.uniform(-np.pi, np.pi, len(gates))
+    data = (rng.random((40, n)) < 0.3).astype(np.uint8)
+    sigma = iqp.sigma_for_mean_weight(n, 2.0)
+    draw = np.random.default_rng(22)
+    ops = (draw.random((L, n)) < iqp.operator_probability(sigma)).astype(np.uint8)
+    Z = draw.integers(0, 2, size=(N, n), dtype=np.uint8)
+    assert len(np.unique(ops, axis=0)) < L / 2          # the case this test is about
+    Phi, S, Sigma = definition_phases(theta, gates, ops, Z)
+    c, s = np.cos(Phi), np.sin(Phi)
+    m1, m2 = c.mean(axis=1), (c * c).mean(axis=1)
+    M = data.shape[0]
+    t = (1 - 2 * ((data.astype(np.int64) @ ops.T.astype(np.int64)) % 2)).mean(axis=0)
+    ell = (N * m1**2 - m2) / (N - 1) - 2 * m1 * t + (M * t**2 - 1) / (M - 1)
+    # reference/iqp.md section 4: R_as and dL/dtheta_k = sum_a S_ak (R Sigma)_ak
+    R = (-2 / N) * (((2 * N * m1 / (N - 1) - 2 * t) / L)[:, None] * s
+                    - np.sin(2 * Phi) / ((N - 1) * L))
+    ref_grad = np.einsum("am,am->m", S, R @ Sigma)
+    value, grad = iqp.mmd2(theta, gates, data, sigma, n_ops=L, n_samples=N, rng=22,
+                           grad=True, method=method, precision="double")
+    assert value == pytest.approx(ell.mean(), abs=1e-12)
+    assert np.max(np.abs(grad - ref_grad)) <= EXACT * np.max(np.abs(ref_grad))

@@ -251,21 +251,26 @@ def mmd2(theta, gates, data, sigma: float, *, n_ops: int, n_samples: int, rng=No
     single = precision == "single" or (precision == "auto" and L * N >= SINGLE_TRIG_ABOVE)
     ops = (rng.random((L, n)) < operator_probability(sigma)).astype(np.uint8)
     Z = rng.integers(0, 2, size=(N, n), dtype=np.uint8)
+    # Equal operators have equal phases, moments, loss terms and rows of R: each distinct
+    # one is computed once and weighted by its count (at mean weight 2 about half the draws
+    # repeat one another: weight 0 and 1 have only 1 + n values).
+    ops, count = _distinct_rows(ops)
+    L_u = ops.shape[0]
     support = _support(ops)
     t = _data_correlators(data, ops, support)
     model = phase_model(gs, ops, Z, method, support)
     model.set_theta(theta)
-    m1, m2 = np.empty(L), np.empty(L)
+    m1, m2 = np.empty(L_u), np.empty(L_u)
     dt = np.float32 if single else np.float64
-    R = np.empty((L, N), dt) if grad else None
+    R = np.empty((L_u, N), dt) if grad else None
     v = 2.0 / (N * (N - 1) * L)
     # Operators in blocks of about BLOCK_ENTRIES phases: every step from the phases to the
     # loss weights R is row by row, and buffers reused by every block stay in cache and
     # spare the page faults of fresh (L x N) temporaries (several ms at L = N = 1000).
-    step = min(L, max(1, BLOCK_ENTRIES // N))
+    step = min(L_u, max(1, BLOCK_ENTRIES // N))
     buffers = np.empty((step, N)), np.empty((step, N), dt), np.empty((step, N), dt)
-    for a0 in range(0, L, step):
-        a1 = min(L, a0 + step)
+    for a0 in range(0, L_u, step):
+        a1 = min(L_u, a0 + step)
         Phi, cb, sb = (b[:a1 - a0] for b in buffers)
         c, sin = _cos_sin(model.rows(a0, a1, out=Phi), single, need_sin=grad,
                           bound=float(model.bound[a0:a1].max()), out=(cb, sb))
@@ -277,10 +282,10 @@ def mmd2(theta, gates, data, sigma: float, *, n_ops: int, n_samples: int, rng=No
             c += u_v.astype(dt)[:, None]
             np.multiply(c, sin, out=R[a0:a1])
     ell = (N * m1 * m1 - m2) / (N - 1) - 2 * m1 * t + (M * t * t - 1) / (M - 1)
-    value = float(ell.mean())
+    value = float(count @ ell) / L
     if not grad:
         return value
-    g = model.grad(R)
+    g = model.grad(R, count)
     g *= v
     return value, g
 
@@ -333,6 +338,17 @@ def _moments(c: np.ndarray):
     # single: numpy's pairwise sums keep the relative error near 1e-7 (log2 N roundings)
     return (c.sum(axis=1).astype(np.float64) / N,
             np.einsum("as,as->a", c, c).astype(np.float64) / N)
+
+
+def _distinct_rows(ops: np.ndarray):
+    """The distinct rows of a 0/1 matrix (in an order of their own) and how often each occurs.
+
+    Rows are compared as packed bytes (n / 8 per row), one sort of L short keys.
+    """
+    packed = np.packbits(ops, axis=1)
+    keys = packed.view(np.dtype((np.void, packed.shape[1])))[:, 0]
+    _, first, count = np.unique(keys, return_index=True, return_counts=True)
+    return ops[first], count.astype(np.float64)
 
 
 def _data_correlators(data: np.ndarray, ops: np.ndarray, support=None) -> np.ndarray:

@@ -81,9 +81,12 @@ class _Dense:
         self.set_theta(theta)
         return self.rows(0, self.S.shape[0])
 
-    def grad(self, R):
-        """d/dtheta of sum_{a,s} R_as Phi_as."""
-        RS = R.astype(self.dtype) @ self.Sigma
+    def grad(self, R, weight=None):
+        """d/dtheta of sum_{a,s} weight_a R_as Phi_as (weight: one per operator, default 1)."""
+        R = R.astype(self.dtype)
+        if weight is not None:
+            R *= weight.astype(self.dtype)[:, None]
+        RS = R @ self.Sigma
         return 2.0 * np.einsum("am,am->m", self.S, RS, dtype=np.float64)
 
 
@@ -260,15 +263,16 @@ class _Structured:
         self.set_theta(theta)
         return self.rows(0, self.L)
 
-    def grad(self, R):
-        """d/dtheta of sum_{a,s} R_as Phi_as, in R's precision (float32 or float64)."""
+    def grad(self, R, weight=None):
+        """d/dtheta of sum_{a,s} weight_a R_as Phi_as (weight: one per operator, default 1),
+        in R's precision (float32 or float64)."""
         dt = np.float32 if R.dtype == np.float32 else np.float64
         R = np.ascontiguousarray(R, dtype=dt)
         n, st, N = self.n, self.st, R.shape[1]
+        weight = np.ones(self.L, dt) if weight is None else weight.astype(dt)
         sT = self.sT.astype(dt, copy=False)
         SC = np.zeros((n, N), dt)                        # C = A^T R ...
-        _csr_accumulate(self.qubit_ptr, self.qubit_ops, np.ones(self.qubit_ops.size, dt), R,
-                        SC)
+        _csr_accumulate(self.qubit_ptr, self.qubit_ops, weight[self.qubit_ops], R, SC)
         SC *= sT                                         # ... times s
         g = np.zeros(self.m)
         g[st.single_gate] = 2.0 * SC.sum(axis=1, dtype=np.float64)[st.single_qubit]
@@ -282,13 +286,13 @@ class _Structured:
             per_pair = np.empty(U)
             step = max(1, BLOCK_ENTRIES // N)
             Y, SS = np.empty((min(step, U), N), dt), np.empty((min(step, U), N), dt)
-            ones, ptr = np.ones(self.pair_ops.size, dt), self.pair_ops_ptr
+            w_pair, ptr = weight[self.pair_ops], self.pair_ops_ptr
             for u0 in range(0, U, step):
                 u1 = min(U, u0 + step)
                 Yb, SSb = Y[:u1 - u0], SS[:u1 - u0]
                 Yb.fill(0.0)
                 _csr_accumulate(ptr[u0:u1 + 1] - ptr[u0], self.pair_ops[ptr[u0]:],
-                                ones[ptr[u0]:], R, Yb)
+                                w_pair[ptr[u0]:], R, Yb)
                 np.copyto(SSb, self.ss8[u0:u1])
                 per_pair[u0:u1] = np.einsum("us,us->u", SSb, Yb)
             g[self.u_gates] -= 4.0 * per_pair[self.u_rep]
