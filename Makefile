@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8866
 PYTEST_ARGS ?=
 
-.PHONY: app serve-class lab test figures bench reproduce clean
+.PHONY: app serve-class lab test figures bench load reproduce clean
 
 # One stamp per extra: re-install when pyproject.toml changes.
 $(VENV)/.stamp-%: pyproject.toml
@@ -45,6 +45,13 @@ reproduce: $(VENV)/.stamp-reproduce
 bench: $(VENV)/.stamp-test
 	@.ci/ensure-chromium
 	$(PY) benchmarks/report.py --out BENCHMARKS.md
+
+# A class arriving at once: 1, 9 and 30 browser sessions against one server with pools sized
+# for them and warm, plus idle kernels culled (bounded; writes test-artifacts/load.md).
+SESSIONS ?= 1 9 30
+load: $(VENV)/.stamp-test
+	@.ci/ensure-chromium
+	$(PY) benchmarks/load_voila.py --sessions $(SESSIONS) --cull
 
 # The peer libraries, each in its own environment from PyPI (pinned): PennyLane's IQP tools
 # (plus iqpopt when its source is at IQPOPT_SRC or GitHub is reachable: it is not on PyPI) and

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 
 def best_of(fn: Callable[[], object], repeat: int = 7, number: int = 1) -> float:
@@ -102,3 +103,70 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _kernels(server_pid: int) -> list[Path]:
+    """The /proc entries of every kernel the server started (its ipykernel children)."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text().split()
+            cmd = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[3]) == server_pid and b"ipykernel" in cmd:
+            out.append(proc)
+    return out
+
+
+def kernel_rss_mb(server_pid: int) -> list[float]:
+    """Resident memory of every kernel the server started, in MB."""
+    out = []
+    for proc in _kernels(server_pid):
+        try:
+            status = (proc / "status").read_text()
+        except OSError:
+            continue
+        out.append(int(next(line.split()[1] for line in status.splitlines()
+                            if line.startswith("VmRSS"))) / 1024)
+    return out
+
+
+def _kernel_cpu_ticks(server_pid: int) -> tuple[int, int]:
+    """(number of kernels, their summed user + system CPU ticks)."""
+    procs, ticks = _kernels(server_pid), 0
+    for proc in procs:
+        try:
+            # Fields after the parenthesised command: utime and stime are 14 and 15.
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return len(procs), ticks
+
+
+def wait_until_warm(server_pid: int, kernels: int, *, quiet_s: float = 2.0,
+                    timeout_s: float = 600.0) -> float:
+    """Wait until ``kernels`` kernels run and none uses the CPU for ``quiet_s``; the seconds.
+
+    Voila logs a pool as filled once its kernels have *started*, while they still run their
+    notebooks (seconds of imports and first computes): a visitor arriving then waits for that
+    work and competes with it. A class server is warm only when every pooled kernel is idle.
+    """
+    start = time.monotonic()
+    quiet_since, last = None, None
+    while time.monotonic() - start < timeout_s:
+        count, ticks = _kernel_cpu_ticks(server_pid)
+        now = time.monotonic()
+        # A few ticks a second are the kernels' heartbeats and the server's polling.
+        if count >= kernels and last is not None and ticks - last <= 2:
+            quiet_since = quiet_since or now
+            if now - quiet_since >= quiet_s:
+                return now - start
+        else:
+            quiet_since = None
+        last = ticks
+        time.sleep(0.5)
+    raise TimeoutError(f"the {kernels} pooled kernels were not idle within {timeout_s:.0f} s")

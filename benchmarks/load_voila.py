@@ -32,7 +32,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import free_port  # noqa: E402
+from _util import free_port, kernel_rss_mb, wait_until_warm  # noqa: E402
+
+from explorer.__main__ import pooled_kernels  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -94,25 +96,6 @@ FIRST_CANVAS = """(timeout) => new Promise(resolve => {
 
 
 
-def _kernel_rss_mb(server_pid: int) -> list[float]:
-    """Resident memory of every kernel the server started (its ipykernel children)."""
-    out = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            stat = (proc / "stat").read_text().split()
-            cmd = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(stat[3]) == server_pid and b"ipykernel" in cmd:
-            status = (proc / "status").read_text()
-            rss_kb = int(next(line.split()[1] for line in status.splitlines()
-                              if line.startswith("VmRSS")))
-            out.append(rss_kb / 1024)
-    return out
-
-
 async def _session(browser, base: str, k: int, results: dict, deadline: float) -> None:
     notebook, query, label, values, task = SESSIONS[k % len(SESSIONS)]
     page = await browser.new_page(viewport={"width": 1400, "height": 900})
@@ -129,6 +112,15 @@ async def _session(browser, base: str, k: int, results: dict, deadline: float) -
         if await page.evaluate(FIRST_CANVAS, 120_000) < 0:
             raise TimeoutError("no canvas was drawn within 120 s")
         rec["first_canvas_s"] = time.perf_counter() - t0
+        if query:
+            # The permalink's state reaches a preheated kernel after the request: the app
+            # must show it (its permalink lists it) before the session goes on.
+            link = page.locator(".explorer-permalink-link")
+            for pair in query.lstrip("?").split("&"):
+                try:
+                    await link.filter(has_text=pair).wait_for(timeout=30_000)
+                except Exception:  # noqa: BLE001 - reported with the others
+                    errors.append(f"the permalink's {pair} was not restored within 30 s")
         status = page.locator(".explorer-status")
         for value in values:
             await page.evaluate(WATCH, 0)
@@ -180,33 +172,27 @@ async def _run(base: str, sessions: int, spread_s: float, timeout_s: float) -> d
     return results
 
 
+def class_pool(sessions: int) -> int:
+    """Preheated kernels per app for ``sessions`` visitors spread over the apps as here."""
+    return -(-sessions // len(SESSIONS))
+
+
 def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
-             pool: int | None = None) -> dict:
-    """Serve, run ``sessions`` concurrent browser sessions, stop; return the measurements."""
+             pool: int = 0) -> dict:
+    """Serve (``pool`` preheated kernels per app, warm before anyone arrives; 0: a fresh
+    kernel per visitor), run ``sessions`` concurrent browser sessions, stop; return the
+    measurements."""
     port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / f"load_voila_{sessions}.log"
-    pool = pool if pool is not None else 0
     with open(log_path, "w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "explorer", "serve", "--port",
-                                   str(port), "--pool", str(pool)], stdout=log,
-                                  stderr=subprocess.STDOUT, cwd=ROOT)
+        server = _serve(port, log, "--pool", str(pool))
     base = f"http://127.0.0.1:{port}"
     try:
-        n_notebooks = len(list((ROOT / "notebooks").glob("*.ipynb"))) if pool > 0 else 0
-        start = time.monotonic()
-        while True:
-            if server.poll() is not None or time.monotonic() - start > 600:
-                raise RuntimeError("the server did not start (or fill its pools):\n"
-                                   + log_path.read_text()[-2000:])
-            if log_path.read_text().count("is filled with") >= n_notebooks:
-                try:
-                    urllib.request.urlopen(base + "/", timeout=30)
-                    break
-                except OSError:
-                    pass
-            time.sleep(0.5)
-        idle = _kernel_rss_mb(server.pid)
+        _wait_for_server(server, base, log_path)
+        warm_s = wait_until_warm(server.pid, pooled_kernels(ROOT / "notebooks", pool)
+                                 if pool else 0)
+        idle = kernel_rss_mb(server.pid)
         # A thread of its own: the caller may already run an event loop (pytest-playwright).
         box: dict = {}
         runner = threading.Thread(target=lambda: box.update(
@@ -214,7 +200,7 @@ def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
         runner.start()
         runner.join()
         results = box["results"]
-        busy = _kernel_rss_mb(server.pid)
+        busy = kernel_rss_mb(server.pid)
     finally:
         server.terminate()
         try:
@@ -226,6 +212,7 @@ def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
     errors = [e for r in results.values() for e in r["errors"]]
     return {
         "sessions": sessions, "pool_per_app": pool, "cores": os.cpu_count(),
+        "warm_after_s": warm_s,
         "first_canvas_p50_s": float(np.percentile(first, 50)) if first else float("nan"),
         "first_canvas_p95_s": float(np.percentile(first, 95)) if first else float("nan"),
         "interaction_p50_ms": float(np.percentile(lat, 50)) if lat else float("nan"),
@@ -235,6 +222,82 @@ def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
         "kernel_mb_max": max(busy, default=float("nan")),          # after the sessions
         "kernels": len(busy), "kernels_total_mb": sum(busy),
     }
+
+
+def _serve(port: int, log, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "explorer", "serve", "--port", str(port),
+                             *args], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def _wait_for_server(server: subprocess.Popen, base: str, log_path: Path) -> None:
+    start = time.monotonic()
+    while True:
+        if server.poll() is not None or time.monotonic() - start > 600:
+            raise RuntimeError("the server did not start:\n" + log_path.read_text()[-2000:])
+        try:
+            urllib.request.urlopen(base + "/", timeout=30)
+            return
+        except OSError:
+            time.sleep(0.5)
+
+
+def run_cull(pages: int = 2, *, cull_idle: float = 5.0, timeout_s: float = 120.0) -> dict:
+    """Open ``pages`` app pages, leave them, and count the server's kernels until culled.
+
+    Voila 0.5's page asks the server to shut its kernel down when it is left, but without
+    the XSRF token, so the request is refused: the kernel stays until the idle cull stops
+    it. Returned: kernels while the pages are open, right after leaving, and the seconds
+    until none is left (``None`` if some remained after ``timeout_s``).
+    """
+    port = free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / "load_voila_cull.log"
+    with open(log_path, "w") as log:
+        server = _serve(port, log, "--cull-idle", str(cull_idle))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_server(server, base, log_path)
+
+        async def visit():
+            from playwright.async_api import async_playwright
+
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM,
+                                                   args=["--no-sandbox", "--disable-gpu"])
+                opened = []
+                for k in range(pages):
+                    page = await browser.new_page()
+                    await page.goto(f"{base}/voila/render/{SESSIONS[k % len(SESSIONS)][0]}",
+                                    timeout=timeout_s * 1000)
+                    if await page.evaluate(FIRST_CANVAS, timeout_s * 1000) < 0:
+                        raise TimeoutError("a page drew no canvas")
+                    opened.append(page)
+                while_open = len(kernel_rss_mb(server.pid))
+                for page in opened:
+                    await page.close()
+                await browser.close()
+                return while_open
+
+        box: dict = {}
+        runner = threading.Thread(target=lambda: box.update(open=asyncio.run(visit())))
+        runner.start()
+        runner.join()
+        left = time.monotonic()
+        after_leave = len(kernel_rss_mb(server.pid))
+        culled_after = None
+        while time.monotonic() - left < timeout_s:
+            if not kernel_rss_mb(server.pid):
+                culled_after = time.monotonic() - left
+                break
+            time.sleep(0.5)
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    return {"pages": pages, "cull_idle_s": cull_idle, "kernels_while_open": box["open"],
+            "kernels_after_leave": after_leave, "culled_after_s": culled_after}
 
 
 def table(rows: list[dict]) -> str:
@@ -254,19 +317,40 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 9, 30])
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per load run")
+    parser.add_argument("--pool", default="class",
+                        help="preheated kernels per app: 'class' (default: enough for the "
+                             "sessions, as `make serve-class` sizes them) or a number (0: a "
+                             "fresh kernel per visitor)")
+    parser.add_argument("--cull", action="store_true",
+                        help="also show idle kernels culled: open pages, leave, wait, count")
     args = parser.parse_args(argv)
     if any(not 1 <= s <= 60 for s in args.sessions):
         raise SystemExit("load_voila: --sessions must be in [1, 60]")
-    rows = [run_load(s, timeout_s=args.timeout) for s in args.sessions]
+    if args.pool != "class" and not (args.pool.isdigit() and int(args.pool) <= 30):
+        raise SystemExit(f"load_voila: --pool must be 'class' or in [0, 30], got {args.pool!r}")
+    rows = [run_load(s, timeout_s=args.timeout,
+                     pool=class_pool(s) if args.pool == "class" else int(args.pool))
+            for s in args.sessions]
     text = table(rows)
     print(text)
     for r in rows:
         for e in r["errors"][:5]:
             print(f"  error ({r['sessions']} sessions): {e}")
+    cull = ""
+    if args.cull:
+        c = run_cull()
+        cull = (f"\nCulling (`--cull-idle {c['cull_idle_s']:.0f}`): {c['pages']} pages opened "
+                f"and left; kernels while open {c['kernels_while_open']}, right after "
+                f"leaving {c['kernels_after_leave']}, none left after "
+                f"{c['culled_after_s']:.1f} s.\n" if c["culled_after_s"] is not None else
+                f"\nCulling: {c['kernels_after_leave']} kernel(s) still ran 120 s after the "
+                f"pages were left.\n")
+        print(cull)
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "load.md").write_text(
         f"# Load: N browser sessions against one server ({os.cpu_count()} cores, browsers "
-        f"on the same machine)\n\n{text}\n")
+        f"on the same machine; pooled kernels warm, i.e. idle after running their notebook, "
+        f"before the first arrives)\n\n{text}\n{cull}")
     (ARTIFACTS / "load.json").write_text(json.dumps(rows, indent=1))
     return 0
 

@@ -34,7 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import free_port  # noqa: E402
+from _util import free_port, wait_until_warm  # noqa: E402
+
+from explorer.__main__ import pooled_kernels  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -369,24 +371,19 @@ def _open_pages(pool: int, opens: int, notebook: str) -> list[dict]:
                                    str(port), "--pool", str(pool)], stdout=log,
                                   stderr=subprocess.STDOUT, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
-    n_notebooks = len(list((ROOT / "notebooks").glob("*.ipynb")))
-    n_apps = 4
-    want = n_notebooks if pool > 0 else n_notebooks - n_apps
     out = []
     try:
-        start = time.monotonic()
-        while log_path.read_text().count("is filled with") < want:
-            if server.poll() is not None or time.monotonic() - start > 600:
-                raise RuntimeError("server did not fill its pools: "
-                                   + log_path.read_text()[-500:])
-            time.sleep(0.5)
-        for _ in range(100):
+        for _ in range(600):
+            if server.poll() is not None:
+                raise RuntimeError("the server stopped: " + log_path.read_text()[-500:])
             try:
                 urllib.request.urlopen(base + "/", timeout=2)
                 break
             except OSError:
-                time.sleep(0.3)
-        time.sleep(2.0)
+                time.sleep(0.5)
+        # Warm means every pooled kernel has run its notebook and is idle (Voila's "filled"
+        # log comes when they have only started); without pools, an idle server.
+        wait_until_warm(server.pid, pooled_kernels(ROOT / "notebooks", pool) if pool else 0)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -471,7 +468,7 @@ def run_load(sessions=(1, 9, 30), timeout_s: float = 1800.0) -> dict:
     print("report: load_voila.py --sessions " + " ".join(map(str, sessions)), flush=True)
     path = ARTIFACTS / "load.json"
     path.unlink(missing_ok=True)
-    p = subprocess.Popen([sys.executable, str(script), "--sessions", *map(str, sessions)],
+    p = subprocess.Popen([sys.executable, str(script), "--sessions", *map(str, sessions), "--cull"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         stdout, stderr = p.communicate(timeout=timeout_s)

@@ -44,7 +44,7 @@ APP_NOTEBOOKS = ("01_sbm_mean_field.ipynb", "02_iqp_born_machine.ipynb",
 KERNEL_MB = 210
 
 
-def server_config(*, debug: bool = False, pool: int = 0) -> dict:
+def server_config(*, debug: bool = False, pool: int = 0, cull_idle: float | None = None) -> dict:
     """The Voila configuration with the tracebacks and pool size of this run.
 
     ``pool = 0`` (the default) serves every visitor a fresh kernel. Preheated pools are opt-in:
@@ -52,8 +52,14 @@ def server_config(*, debug: bool = False, pool: int = 0) -> dict:
     after 7 s (one visitor) to 22 s (three at once, one never), against about 3 s cold, because
     each arrival makes Voila refill the pool by running the notebook again on the same cores.
     """
+    if cull_idle is not None and not 1 <= cull_idle <= 86400:
+        raise ValueError(f"cull_idle must be in [1, 86400] seconds, got {cull_idle!r}")
     config = json.loads(CONFIG.read_text())
     config["VoilaConfiguration"]["show_tracebacks"] = bool(debug)
+    if cull_idle is not None:
+        # Look for idle kernels a few times per timeout, at most once a minute.
+        config["MappingKernelManager"]["cull_idle_timeout"] = cull_idle
+        config["MappingKernelManager"]["cull_interval"] = max(1, min(60, int(cull_idle // 3)))
     config["VoilaConfiguration"]["preheat_kernel"] = pool > 0
     pools = config["VoilaKernelManager"]["kernel_pools_config"]
     for nb in APP_NOTEBOOKS:
@@ -68,7 +74,8 @@ def pooled_kernels(notebooks: Path, pool: int) -> int:
 
 
 def voila_command(notebooks: Path, port: int, ip: str, *, debug: bool = False,
-                  pool: int = 0, config_dir: Path | None = None) -> list[str]:
+                  pool: int = 0, cull_idle: float | None = None,
+                  config_dir: Path | None = None) -> list[str]:
     """The Voila invocation shared by ``serve``, ``make app`` and the browser tests.
 
     The configuration (:data:`CONFIG` with this run's pool size and tracebacks) is written
@@ -78,7 +85,8 @@ def voila_command(notebooks: Path, port: int, ip: str, *, debug: bool = False,
     if config_dir is None:
         config_dir = Path(tempfile.gettempdir()) / f"explorer-voila-{port}"
     config_dir.mkdir(parents=True, exist_ok=True)
-    (config_dir / "voila.json").write_text(json.dumps(server_config(debug=debug, pool=pool),
+    (config_dir / "voila.json").write_text(json.dumps(server_config(debug=debug, pool=pool,
+                                                                    cull_idle=cull_idle),
                                                       indent=1))
     return [
         sys.executable, "-m", "voila", str(notebooks),
@@ -104,7 +112,12 @@ def serve(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.debug:
         env["EXPLORER_DEBUG"] = "1"
-    cmd = voila_command(notebooks, args.port, args.ip, debug=args.debug, pool=pool)
+    try:
+        cmd = voila_command(notebooks, args.port, args.ip, debug=args.debug, pool=pool,
+                            cull_idle=args.cull_idle)
+    except ValueError as exc:
+        print(f"explorer serve: {exc}", file=sys.stderr)
+        return 2
     # Become Voila (no wrapper process): a SIGTERM or Ctrl-C reaches it directly, and it
     # stops its kernels and exits.
     sys.stdout.flush()
@@ -217,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
                          help="preheated kernels per app (default 0: a fresh kernel per visitor)")
     p_serve.add_argument("--students", type=int, default=None,
                          help="size the pools for a class of this many (spread over the apps)")
+    p_serve.add_argument("--cull-idle", type=float, default=None, metavar="SECONDS",
+                         help="stop a kernel no page is connected to after it has been idle "
+                              "this long (default 900)")
     p_serve.set_defaults(func=serve)
     p_fig = sub.add_parser("figures", help="render every preset of every app to PNG")
     p_fig.add_argument("--out", required=True, help="output folder")

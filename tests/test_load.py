@@ -17,9 +17,21 @@ pytestmark = pytest.mark.browser
 def test_three_sessions_at_once_get_their_canvases_and_interactions_without_errors():
     from load_voila import SESSIONS, run_load, table
 
-    result = run_load(3, timeout_s=400)          # the default server: a kernel per visitor
+    # A class server with one warm kernel per app: the permalink (the IQP session's query)
+    # must reach a preheated kernel after the request.
+    result = run_load(3, timeout_s=400, pool=1)
     assert result["errors"] == [], result["errors"]
     assert result["sessions_with_canvas"] == 3
     assert result["interactions"] == sum(len(s[3]) for s in SESSIONS)
     assert 0 < result["kernel_mb_max"] < 1000 and result["kernels"] >= 3
-    assert "| 3 | 0 |" in table([result])
+    assert "| 3 | 1 |" in table([result])
+    assert result["idle_kernel_mb_max"] > 100           # warm: imports and app built
+
+
+@pytest.mark.timeout(600)
+def test_abandoned_kernels_are_culled():
+    from load_voila import run_cull
+
+    result = run_cull(2, cull_idle=5)
+    assert result["kernels_while_open"] == 2
+    assert result["culled_after_s"] is not None, result

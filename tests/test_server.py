@@ -39,6 +39,13 @@ def test_pools_are_sized_for_a_class():
     assert pooled_kernels(notebooks, 10) == 10 * apps + others
 
 
+def test_the_idle_cull_can_be_shortened_and_is_validated():
+    kernels = server_config(cull_idle=30)["MappingKernelManager"]
+    assert kernels["cull_idle_timeout"] == 30 and kernels["cull_interval"] == 10
+    for bad in (0, -5, float("nan"), 1e9):
+        with pytest.raises(ValueError, match=r"cull_idle must be in \[1, 86400\]"):
+            server_config(cull_idle=bad)
+
 
 def _children(pid):
     out = subprocess.run(["ps", "-o", "pid=,ppid=,args=", "-e"], capture_output=True,
