@@ -19,7 +19,8 @@ Budgets (issue "IQP loss and gradient near the arithmetic floor"):
 - exact_probs at n = 20: <= 1 s.
 
 On a shared machine the absolute figures move with the load; each figure and its floor are
-timed alternately (best of each), so their ratio is what to read. ``OPENBLAS_NUM_THREADS=1``
+timed alternately (best of each, and for mean weight 2 also the median of each), so their
+ratio is what to read. ``OPENBLAS_NUM_THREADS=1``
 steadies them when the other core is busy (two BLAS threads then wait on each other).
 
 Run: ``.venv/bin/python benchmarks/bench_iqp.py``.
@@ -42,14 +43,16 @@ from explorer.iqp._phases import SINGLE_PRECISION_ABOVE  # noqa: E402
 L = N = 1000
 
 
-def interleaved(target, floor, repeat):
+def interleaved(target, floor, repeat, median=False):
     """Best times of ``target`` and ``floor`` called alternately, so that both see the same
-    load on a shared machine (a floor timed minutes earlier can be twice as fast or slow)."""
-    best = [float("inf"), float("inf")]
+    load on a shared machine (a floor timed minutes earlier can be twice as fast or slow).
+    With ``median``: (best, best, median, median) of the two."""
+    times = [[], []]
     for _ in range(repeat):
         for k, fn in enumerate((target, floor)):
-            best[k] = min(best[k], best_of(fn, repeat=1))
-    return best
+            times[k].append(best_of(fn, repeat=1))
+    best = [min(t) for t in times]
+    return best + [float(np.median(t)) for t in times] if median else best
 
 
 def main() -> None:
@@ -79,14 +82,22 @@ def main() -> None:
         def floor(prods=prods):
             return np.cos(x32), np.sin(x32), prods()
 
-        repeat = 9 if n < 1000 else 3
-        t, f = interleaved(loss(iqp.sigma_for_mean_weight(n, 2.0)), floor, repeat)
+        # the budgets are for a typical call: medians over many alternating calls beside
+        # the best (the least disturbed by the other users of a shared machine)
+        repeat = 31 if n < 1000 else 5
+        t, f, t_med, f_med = interleaved(loss(iqp.sigma_for_mean_weight(n, 2.0)), floor,
+                                         repeat, median=True)
         rows.append((f"n={n} loss+grad, mean weight 2", t,
                      "floor: trig single + 2 products", f, budgets[n]))
+        rows.append((f"n={n} ... median of {repeat}", t_med, "floor, median", f_med,
+                     budgets[n]))
         if n == 1000:
-            t, p = interleaved(loss(iqp.sigma_for_mean_weight(n, 2.0)), prods, repeat)
+            t, p, t_med, p_med = interleaved(loss(iqp.sigma_for_mean_weight(n, 2.0)), prods,
+                                             repeat, median=True)
             rows.append(("n=1000 ... against the 2 products alone", t, "2 n x n x N products",
                          p, "<= 2x"))
+            rows.append((f"n=1000 ... against them, median of {repeat}", t_med,
+                         "2 products, median", p_med, "<= 2x"))
             listed, t = interleaved(loss(iqp.sigma_for_mean_weight(n, 2.0), g=gates),
                                     loss(iqp.sigma_for_mean_weight(n, 2.0)), 2)
             rows.append(("n=1000 gates as a list (validated per call)", listed,
