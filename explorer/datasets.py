@@ -70,6 +70,7 @@ def genomic(
     source: str | os.PathLike = "msprime",
     n_samples: int | None = None,
     rng: Any = None,
+    cache: str | os.PathLike | None = None,
 ) -> np.ndarray:
     """SNP haplotypes: simulated with msprime, or the first SNP columns of a ``.hapt`` file.
 
@@ -88,6 +89,14 @@ def genomic(
     rng : seed or Generator, optional
         Seeds the simulation (unused for a file): the same seed gives the same
         array.
+    cache : str or path-like, optional
+        A folder (created if missing) where a simulation seeded with an integer is
+        kept as ``.npy`` and read back by later calls, in this process or another:
+        the app's kernels simulate once per machine. Reading back skips importing
+        msprime, which takes 1.5-2 s (most of it spent by a dependency of tskit that
+        builds a URI grammar on import), while the simulation itself takes about
+        0.1 s. Ignored for a file or a seed that is not an integer; an unreadable
+        cache file is simulated again and replaced.
 
     Returns
     -------
@@ -149,7 +158,9 @@ def genomic(
         if n_samples is None:
             n_samples = _DEFAULT_SIMULATED_SAMPLES
         n_samples = check_int("n_samples", n_samples, 2, _MAX_SIMULATED_HAPLOTYPES)
-        return _simulate_haplotypes(n_snps, n_samples, as_rng(rng))
+        if cache is None or not isinstance(rng, (int, np.integer)) or isinstance(rng, bool):
+            return _simulate_haplotypes(n_snps, n_samples, as_rng(rng))
+        return _cached_simulation(Path(cache), n_snps, n_samples, int(rng))
 
     path = _existing_file(source)
     if n_samples is not None:
@@ -363,6 +374,32 @@ def _binary_codes(n: int) -> np.ndarray:
     """All ``2**n`` bit strings of length ``n`` in counting order, most significant bit first."""
     codes = np.arange(2**n)[:, None]
     return ((codes >> np.arange(n - 1, -1, -1)) & 1).astype(np.uint8)
+
+
+#: Part of each cache file's name: change it whenever the simulation recipe changes.
+_RECIPE = "r1"
+
+
+def _cached_simulation(folder: Path, n_snps: int, n_samples: int, seed: int) -> np.ndarray:
+    """:func:`genomic`'s msprime simulation, read from ``folder`` or simulated and kept."""
+    path = folder / f"genomic_{_RECIPE}_{n_samples}x{n_snps}_seed{seed}.npy"
+    try:
+        data = np.load(path, allow_pickle=False)
+        if data.shape == (n_samples, n_snps) and data.dtype == np.uint8:
+            return data
+    except (OSError, ValueError):
+        pass
+    data = _simulate_haplotypes(n_snps, n_samples, as_rng(seed))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # Written aside and renamed: a kernel reading concurrently sees a whole file or none.
+        tmp = folder / f".{path.name}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            np.save(f, data, allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError:
+        pass    # a read-only or full disk: the caller still gets its data
+    return data
 
 
 def _simulate_haplotypes(n_snps: int, n_samples: int, rng: np.random.Generator) -> np.ndarray:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from explorer import datasets
 from explorer.datasets import bars_and_stripes, digits, genomic, product_bernoulli, read_hapt
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,6 +140,30 @@ def test_too_few_usable_snps_raise_with_the_count_found():
     # Two haplotypes admit a single common SNP up to complement: (0, 1).
     with pytest.raises(ValueError, match=r"n_snps .* found 1, got n_snps = 5"):
         genomic(5, n_samples=2, rng=0)
+
+
+def test_a_cached_simulation_is_kept_and_read_back_without_simulating(tmp_path, monkeypatch):
+    fresh = datasets.genomic(12, n_samples=60, rng=7)
+    first = datasets.genomic(12, n_samples=60, rng=7, cache=tmp_path / "c")
+    np.testing.assert_array_equal(first, fresh)
+    (kept,) = (tmp_path / "c").glob("*.npy")
+
+    def refuse(*args):
+        raise AssertionError("simulated although the cache holds the array")
+
+    monkeypatch.setattr(datasets, "_simulate_haplotypes", refuse)
+    np.testing.assert_array_equal(datasets.genomic(12, n_samples=60, rng=7, cache=tmp_path / "c"),
+                                  fresh)
+    with pytest.raises(AssertionError, match="simulated"):     # other sizes are other files
+        datasets.genomic(13, n_samples=60, rng=7, cache=tmp_path / "c")
+    monkeypatch.undo()
+    kept.write_bytes(b"not an npy file")                       # corrupt: simulated again
+    np.testing.assert_array_equal(datasets.genomic(12, n_samples=60, rng=7, cache=tmp_path / "c"),
+                                  fresh)
+    np.testing.assert_array_equal(np.load(kept), fresh)
+    generator = np.random.default_rng(7)                       # no integer seed: no file
+    datasets.genomic(12, n_samples=60, rng=generator, cache=tmp_path / "g")
+    assert not (tmp_path / "g").exists()
 
 
 def test_missing_msprime_says_which_extra_to_install(monkeypatch):
