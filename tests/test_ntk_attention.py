@@ -390,3 +390,17 @@ def test_bad_input_names_the_parameter(case):
     call, message = bad_calls()[case]
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("theta0", ["pretrained", "random"])
+def test_theta0_alone_is_the_kernels_theta0_and_pretraining_fits_the_teacher(theta0):
+    from explorer.ntk import attention_kernel, attention_theta0
+
+    model, losses = attention_theta0(12, d=4, length=3, theta0=theta0, steps=30, rng=5)
+    ak = attention_kernel(12, d=4, length=3, theta0=theta0, steps=30, rng=5)
+    np.testing.assert_array_equal(model.theta, ak.model.theta)
+    np.testing.assert_array_equal(losses, ak.pretrain_losses)
+    if theta0 == "pretrained":
+        assert losses.shape == (31,) and losses[-1] < 0.5 * losses[0]
+    else:
+        assert losses.size == 0

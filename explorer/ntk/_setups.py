@@ -15,6 +15,7 @@ from ._attention import AttentionModel
 from ._taskvectors import TaskVectors, task_vectors
 
 __all__ = ["AttentionKernel", "LanguageModelKernel", "THETA0", "attention_kernel",
+           "attention_theta0",
            "language_model_kernel", "synthetic_tasks", "task_experiment"]
 
 THETA0 = ("pretrained", "random")
@@ -64,6 +65,32 @@ def attention_kernel(n: int, *, d: int = 16, length: int = 8, blocks=("q", "k", 
     >>> ak.eigenvalues.shape, bool(np.all(np.diff(ak.eigenvalues) <= 0))
     ((20,), True)
     """
+    rng = as_rng(rng)
+    model, losses = attention_theta0(n, d=d, length=length, theta0=theta0, steps=steps,
+                                     learning_rate=learning_rate, rng=rng)
+    X = rng.standard_normal((n, length, d))
+    K = model.entk(X, blocks=blocks)
+    lam = np.sort(np.maximum(np.linalg.eigvalsh(K / n), 0.0))[::-1]
+    return AttentionKernel(lam, K, model.forward(X), model, X, losses)
+
+
+def attention_theta0(n: int, *, d: int = 16, length: int = 8, theta0: str = "pretrained",
+                     steps: int = 200, learning_rate: float = 0.5,
+                     rng=None) -> tuple[AttentionModel, np.ndarray]:
+    """The theta0 of :func:`attention_kernel` without its kernel: (model, pretraining losses).
+
+    Same arguments (``n`` sets the pretraining set, ``max(2 n, 64)`` inputs) and the same
+    draws from ``rng`` in the same order, so ``attention_theta0(n, rng=s)[0]`` has the weights
+    of ``attention_kernel(n, rng=s).model``; what needs only the model (task vectors) skips
+    the kernel and its eigenvalues.
+
+    Examples
+    --------
+    >>> model, losses = attention_theta0(20, d=4, length=3, steps=5, rng=0)
+    >>> bool(np.array_equal(model.theta, attention_kernel(20, d=4, length=3, steps=5,
+    ...                                                    rng=0).model.theta))
+    True
+    """
     n = check_int("n", n, 2, 5000)
     d = check_int("d", d, 1, 512)
     length = check_int("length", length, 1, 512)
@@ -72,16 +99,12 @@ def attention_kernel(n: int, *, d: int = 16, length: int = 8, blocks=("q", "k", 
     learning_rate = check_real("learning_rate", learning_rate, 0.0, lo_open=True)
     rng = as_rng(rng)
     model = AttentionModel(d, d, d, rng=rng)
-    losses = np.empty(0)
-    if theta0 == "pretrained":
-        teacher = AttentionModel(d, d, d, rng=rng)
-        X_pre = rng.standard_normal((max(2 * n, 64), length, d))
-        model, losses = model.pretrain(X_pre, teacher.forward(X_pre), steps, learning_rate,
-                                       return_losses=True)
-    X = rng.standard_normal((n, length, d))
-    K = model.entk(X, blocks=blocks)
-    lam = np.sort(np.maximum(np.linalg.eigvalsh(K / n), 0.0))[::-1]
-    return AttentionKernel(lam, K, model.forward(X), model, X, losses)
+    if theta0 == "random":
+        return model, np.empty(0)
+    teacher = AttentionModel(d, d, d, rng=rng)
+    X_pre = rng.standard_normal((max(2 * n, 64), length, d))
+    return model.pretrain(X_pre, teacher.forward(X_pre), steps, learning_rate,
+                          return_losses=True)
 
 
 def synthetic_tasks(d: int, length: int, n_per_task: int, *, n_tasks: int = 2,
