@@ -195,7 +195,8 @@ def mmd2(theta, gates, data, sigma: float, *, n_ops: int, n_samples: int, rng=No
     .. math:: \\ell_a = \\frac{N m_1^2 - m_2}{N - 1} - 2 m_1 t_a + \\frac{M t_a^2 - 1}{M - 1},
 
     averaged over the operators (N samples, M data points). It is unbiased for the population
-    MMD^2 of the data's distribution and can be negative.
+    MMD^2 of the data's distribution and can be negative. Operators drawn more than once are
+    evaluated once and weighted by their count (the same numbers, to round-off).
 
     Parameters
     ----------
