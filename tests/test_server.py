@@ -89,3 +89,46 @@ def test_serve_preheats_states_its_memory_and_stops_on_sigterm_with_kernels_in_u
             proc.kill()
             pytest.fail("the server did not stop on SIGTERM within 60 s")
     assert _children(proc.pid) == []
+
+
+def _sleeping_notebook(path, seconds):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(f"import time\ntime.sleep({seconds})")]
+    nbformat.write(nb, str(path))
+
+
+def test_pooled_kernels_warm_up_a_few_at_a_time(tmp_path):
+    """Voila would start every pooled kernel at once (and refill one per arrival at once);
+    the class server's kernel manager lets at most half the cores' worth run their notebooks
+    together, so arriving visitors keep the CPU."""
+    for name in ("index", "a", "b", "c"):
+        _sleeping_notebook(tmp_path / f"{name}.ipynb", 1.0)
+    port = _free_port()
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "explorer", "serve", "--port", str(port),
+                                 "--pool", "1", "--notebooks", str(tmp_path)], stdout=log,
+                                stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 240
+        while log_path.read_text().count("warm after") < 4:
+            assert proc.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    text = log_path.read_text()
+    events = re.findall(
+        r"Pooled kernel \S+ (warming up \((\d+) at once, at most (\d+)\)|warm after)", text)
+    limit = int(events[0][2])
+    assert limit == max(1, os.cpu_count() // 2)
+    running = 0
+    for _, now, _ in events:            # never more than the limit warming at once
+        running += 1 if now else -1
+        assert 0 <= running <= limit and (not now or int(now) == running)
+    assert [e[0] for e in events].count("warm after") == 4
