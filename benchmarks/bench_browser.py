@@ -7,7 +7,8 @@ pixels differ. Reports p50 and p95 over several changes, with the kernel-side ti
 same change measured headlessly in this process as the baseline, and writes the table to
 ``test-artifacts/latency.md`` and ``latency.json``.
 
-Run: ``.venv/bin/python benchmarks/bench_browser.py`` (needs /usr/bin/chromium). Never part
+Run: ``.venv/bin/python benchmarks/bench_browser.py [sbm_app iqp_app ...]`` (needs
+/usr/bin/chromium; the named apps only, or all). Never part
 of the test run; budgets (issue: shell v2): p95 <= 100 ms for re-view controls and <= 250 ms
 for recompute controls.
 """
@@ -93,7 +94,9 @@ WAIT = """() => new Promise(resolve => {
 
 
 def _kernel_side(module: str, label: str, values: list[str]) -> float:
-    """Median seconds of the same changes in a headless app (no Agg rendering)."""
+    """Median seconds of the same changes in a headless app: stages and artist updates, no
+    Agg rendering (neither the full draws ipympl does on the browser's request nor the
+    layered redraws the shell does at once)."""
     import importlib
 
     mod = importlib.import_module(f"explorer.apps.{module}")
@@ -102,6 +105,7 @@ def _kernel_side(module: str, label: str, values: list[str]) -> float:
     kind = app._by_name[name].kind
     for f in app.figures.values():
         f.canvas.draw_idle = lambda: None
+    app._blit_figure = lambda name, overlay_only=True: None
     times = []
     for v in values:
         value = {"float": float, "int": int}.get(kind, str)(v)
@@ -111,8 +115,11 @@ def _kernel_side(module: str, label: str, values: list[str]) -> float:
     return float(np.median(times)), name in app.recompute_controls()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """``argv``: app modules to measure (e.g. ``sbm_app iqp_app``); all when empty."""
     from playwright.sync_api import sync_playwright
+
+    only = set(sys.argv[1:] if argv is None else argv)
 
     port = free_port()
     log = open(ARTIFACTS / "bench_browser_voila.log", "w")  # noqa: SIM115
@@ -132,6 +139,8 @@ def main() -> None:
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--no-first-run", "--disable-component-update", "--disable-sync"])
             for notebook, module, controls in CASES:
+                if only and module not in only:
+                    continue
                 page = browser.new_page(viewport={"width": 1400, "height": 900})
                 page.goto(f"{base}/voila/render/{notebook}.ipynb")
                 page.wait_for_selector("div.jupyter-matplotlib-figure canvas", timeout=120_000)

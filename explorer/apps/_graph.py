@@ -187,6 +187,22 @@ class Graph:
                          for name in self.stages}
         read = {name for s in stages for name in s.inputs}
         self.recompute_params = frozenset(p for p in self.params if p in read)
+        first = next(iter(self.views.values()), None)
+        #: The stages the first view needs, itself included: they start before the others,
+        #: so that view can be drawn while the rest still run (see ``evaluate``'s on_ready).
+        self.first = self.upstream(first.inputs if first else ())
+
+    def upstream(self, names: Sequence[str]) -> frozenset[str]:
+        """The stages among ``names`` (tasks count by their inputs) and all they read."""
+        found: set[str] = set()
+        todo = [n for n in names if n in self.stages]
+        todo += [i for n in names if n in self.tasks for i in self.tasks[n].inputs]
+        while todo:
+            name = todo.pop()
+            if name in self.stages and name not in found:
+                found.add(name)
+                todo += [i for i in self.stages[name].inputs if i in self.stages]
+        return frozenset(found)
 
     @staticmethod
     def _check(what: str, inputs: Sequence[str], known: set[str]) -> None:
@@ -209,7 +225,8 @@ class Graph:
         Ready stages start longest chain first (list scheduling): with two cores, starting
         the sampled graph before three independent stages lets the runs on that graph
         overlap them instead of waiting at the end. Stages not yet timed count as 0, so the
-        first evaluation keeps the declaration order.
+        first evaluation keeps the declaration order. The first view's stages (``first``)
+        go before all others: that view is then on the screen while the rest run.
         """
         paths: dict[str, float] = {}
         for name in reversed(list(self.stages)):   # readers come later in the declaration
@@ -221,8 +238,15 @@ class Graph:
                keys: Mapping[str, Hashable]) -> tuple:
         return tuple(keys[n] if n in keys else state[n] for n in names)
 
-    def evaluate(self, state: Mapping[str, Any]) -> tuple[dict[str, Any], dict, list[str]]:
+    def evaluate(self, state: Mapping[str, Any],
+                 on_ready: Callable[[Mapping[str, Any], Mapping[str, Hashable]], None]
+                 | None = None) -> tuple[dict[str, Any], dict, list[str]]:
         """All stage values for ``state`` (cached ones reused), their keys and their warnings.
+
+        ``on_ready(values, keys)``, if given, is called on this thread with the stages resolved
+        so far each time more of them are, while the others still run: the shell draws the
+        views whose inputs are all there without waiting for the slowest stage. An exception
+        from it is raised once every stage has ended.
 
         A stage's key is its inputs' keys: a control's value, and for an upstream stage its
         value itself when that is a small hashable (``(p, q)``, ``None``), else the upstream
@@ -238,7 +262,9 @@ class Graph:
         pending = dict(self.stages)                # not yet resolved, in declaration order
         running: dict = {}                         # future -> (name, key)
         error: BaseException | None = None
+        callback_error: BaseException | None = None
         paths = self._critical_paths()
+        reported = 0                               # stages resolved at the last on_ready
 
         def resolve(name: str, key: tuple) -> None:
             stage_keys[name] = key
@@ -263,10 +289,18 @@ class Graph:
                         resolve(name, key)
                     else:
                         start.append((name, key))
-            for name, key in sorted(start, key=lambda nk: -paths[nk[0]]):   # stable sort
+            for name, key in sorted(start, key=lambda nk: (nk[0] not in self.first,
+                                                            -paths[nk[0]])):   # stable
                 args = {i: values[i] if i in values else state[i]
                         for i in self.stages[name].inputs}
                 running[_pool().submit(self._run, name, args)] = (name, key)
+            if (on_ready is not None and callback_error is None and error is None
+                    and len(values) > reported and (running or pending)):
+                reported = len(values)
+                try:
+                    on_ready(values, keys)
+                except Exception as exc:  # noqa: BLE001 - raised once the stages end
+                    callback_error = exc
             if not running:
                 break
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -286,6 +320,8 @@ class Graph:
                     resolve(name, key)
         if error is not None:
             raise error
+        if callback_error is not None:
+            raise callback_error
         notes: list[str] = []
         for name in self.stages:
             notes += [m for m in self._caches[name][stage_keys[name]][1] if m not in notes]
