@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from explorer import sbm
 from explorer.apps import _shell, sbm_app
-from explorer.apps._graph import evaluate_once
+from explorer.apps._graph import QUICK_SECONDS, evaluate_once
 from explorer.apps._shell import App, Param, Stage, Task, View, parse_query
 
 
@@ -472,7 +472,9 @@ def _two_speed_app(drawn_early: threading.Event):
         return a * 2.0
 
     def slow(a, fail):
-        # Ends when the first view was drawn (the guard only stops a broken shell hanging).
+        # Ends when the first view was drawn (the guard only stops a broken shell hanging);
+        # never quick enough to be run on the evaluating thread itself.
+        time.sleep(2 * QUICK_SECONDS)
         was_drawn = drawn_early.wait(10)
         if fail:
             raise ValueError("fail is on")
@@ -515,3 +517,21 @@ def test_a_view_drawn_early_shows_the_last_good_result_again_when_a_later_stage_
     assert "fail is on" in app.status_text
     assert app.state["a"] == 1.0 and app.result.fast == 2.0
     assert app.artists["first"].line.get_ydata()[1] == 2.0   # drawn at 6.0, then put back
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(-1e6, 1e6), st.floats(0, 1e6), st.floats(-1e3, 1e3), st.floats(0.0, 1.0))
+def test_steady_limits_hold_the_data_and_stay_while_it_fits(lo, span, shift, shrink):
+    from explorer.apps._shell import steady_limits
+
+    hi = lo + span
+    first = steady_limits(lo, hi)
+    assert first[0] <= lo and hi <= first[1] and first[0] < first[1]
+    assert steady_limits(lo, hi, first) == first                     # the same data: kept
+    # Data moved within the limits, still spanning more than half of them: kept.
+    a, b = lo + shrink * 0.25 * span, hi - (1 - shrink) * 0.25 * span
+    assert steady_limits(a, b, first) == first or b - a < 0.5 * (first[1] - first[0])
+    # Data beyond them: new limits that hold it.
+    c, d = lo + shift, hi + shift + span + 1
+    new = steady_limits(c, d, first)
+    assert new[0] <= c and d <= new[1]

@@ -218,3 +218,14 @@ def test_the_escape_scan_shows_the_backends_shares_against_the_gap(app):
     app.set_state({"seed": 6})                   # another graph and starts: hidden
     assert list(a.sampled.get_xdata()) == []
     app.set_state({"seed": 5, "gap": 0.0})
+
+
+def test_the_basin_image_shows_each_grid_point_in_the_colour_of_its_limit(app):
+    from matplotlib.colors import to_rgba
+
+    kind = app.result.landscape.basins.kind
+    shown = app.artists["phase"].image.get_array()
+    assert shown.shape == (*kind.shape, 4)
+    for k in np.unique(kind):
+        expected = np.round(255 * np.array(to_rgba(sbm_app.KIND_COLOURS[k])))
+        assert np.array_equal(shown[kind == k], np.broadcast_to(expected, shown[kind == k].shape))

@@ -415,3 +415,18 @@ def test_expected_edges_matches_sampled_graphs():
     assert abs(np.mean(counts) - expected) < 5 * sd / np.sqrt(len(counts))
     with pytest.raises(ValueError, match=r"p must be in \[0, 1\]; got 1\.5"):
         sbm.expected_edges(10, 1.5, 0.1)
+
+
+@pytest.mark.parametrize("graph", ["sampled", "population"])
+def test_joint_refits_are_the_m_step_of_the_previous_sweep(graph):
+    """BCAVI refits (p, q) from the product it already has (A @ (psi - 1/2) plus half the
+    degrees); each refit equals sbm.m_step of the psi it was computed from, two products."""
+    n, p, q = 200, 0.3, 0.1
+    A = sbm.sample_graph(n, p, q, rng=40)[0] if graph == "sampled" else \
+        sbm.expected_graph(n, p, q)
+    psi = np.random.default_rng(41).random((n, 3))
+    tr = sbm.bcavi(A, psi, estimate=True, max_iter=6, tol=0)
+    for k in range(tr.iterates.shape[0]):
+        p_ref, q_ref = sbm.m_step(A, tr.iterates[max(k - 1, 0)])
+        assert np.allclose(tr.extras["p_hat"][k], p_ref, rtol=1e-12, atol=0)
+        assert np.allclose(tr.extras["q_hat"][k], q_ref, rtol=1e-12, atol=0)

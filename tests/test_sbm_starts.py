@@ -180,3 +180,20 @@ def test_bernoulli_groups_follow_the_n_dimensional_population_dynamics_exactly(k
     weights = np.stack([(m - k) / m, k / m], axis=-1)
     x, y = _group_dynamics(k - m / 2.0, np.array([-0.5, 0.5]), weights, n, p, q, 200)
     assert np.allclose([x[0], y[0]], want, atol=1e-9)
+
+
+def test_the_gap_sampler_draws_the_geometric_law():
+    """sample_graph's gaps between edges, 1 + floor(E / -log(1 - p)), against the geometric
+    pmf p (1 - p)^(k - 1): frequencies within 4.5 standard errors, and the mean 1/p."""
+    from explorer.sbm._sample import _geometric
+
+    draws = 200_000
+    for prob in (0.3, 0.05, 0.9):
+        g = _geometric(prob, draws, np.random.default_rng(7))
+        assert g.min() >= 1
+        k = np.arange(1, 8)
+        pmf = prob * (1 - prob) ** (k - 1)
+        freq = np.array([np.mean(g == v) for v in k])
+        assert np.all(np.abs(freq - pmf) <= 4.5 * np.sqrt(pmf * (1 - pmf) / draws))
+        se_mean = np.sqrt((1 - prob) / prob**2 / draws)
+        assert abs(g.mean() - 1 / prob) <= 4.5 * se_mean

@@ -271,11 +271,22 @@ class Graph:
             values[name] = self._caches[name][key][0]
             keys[name] = ("=", values[name]) if _small_hashable(values[name]) else key
 
-        while pending or running:
-            # Every stage whose inputs are resolved: a cache hit resolves at once, the others
-            # start (numpy and scipy release the GIL in their heavy loops, so independent
-            # stages overlap on the cores).
-            progress, start = True, []
+        def finish(name: str, key: tuple, result: tuple) -> None:
+            self.n_calls += 1
+            cache = self._caches[name]
+            cache[key] = result
+            while len(cache) > self.stages[name].cache:
+                cache.popitem(last=False)
+            if error is None:
+                resolve(name, key)
+
+        ready: list[tuple[str, tuple]] = []        # inputs resolved, not started yet
+        while pending or running or ready:
+            # Every stage whose inputs are resolved: a cache hit resolves at once, a stage
+            # that took under QUICK_SECONDS last time runs here (a trip through the pool
+            # costs more), the others wait for a free worker (numpy and scipy release the GIL
+            # in their heavy loops, so independent stages overlap on the cores).
+            progress = True
             while progress and error is None:
                 progress = False
                 for name, stage in list(pending.items()):
@@ -287,13 +298,21 @@ class Graph:
                     if key in self._caches[name]:
                         self._caches[name].move_to_end(key)
                         resolve(name, key)
+                    elif self.seconds.get(name, 1.0) < QUICK_SECONDS:
+                        try:
+                            finish(name, key, self._run(name, self._args(name, state, values)))
+                        except Exception as exc:  # noqa: BLE001 - re-raised once others end
+                            error = exc
                     else:
-                        start.append((name, key))
-            for name, key in sorted(start, key=lambda nk: (nk[0] not in self.first,
-                                                            -paths[nk[0]])):   # stable
-                args = {i: values[i] if i in values else state[i]
-                        for i in self.stages[name].inputs}
-                running[_pool().submit(self._run, name, args)] = (name, key)
+                        ready.append((name, key))
+            # Only as many started as there are workers, the most urgent first: the pool
+            # runs what it was given in order, so a stage of the first view made ready late
+            # must not queue behind long ones that could wait.
+            ready.sort(key=lambda nk: (nk[0] not in self.first, -paths[nk[0]]))   # stable
+            while ready and error is None and len(running) < _WORKERS:
+                name, key = ready.pop(0)
+                future = _pool().submit(self._run, name, self._args(name, state, values))
+                running[future] = (name, key)
             if (on_ready is not None and callback_error is None and error is None
                     and len(values) > reported and (running or pending)):
                 reported = len(values)
@@ -311,13 +330,7 @@ class Graph:
                 except Exception as exc:  # noqa: BLE001 - re-raised once the others end
                     error = error or exc
                     continue
-                self.n_calls += 1
-                cache = self._caches[name]
-                cache[key] = result
-                while len(cache) > self.stages[name].cache:
-                    cache.popitem(last=False)
-                if error is None:
-                    resolve(name, key)
+                finish(name, key, result)
         if error is not None:
             raise error
         if callback_error is not None:
@@ -326,6 +339,9 @@ class Graph:
         for name in self.stages:
             notes += [m for m in self._caches[name][stage_keys[name]][1] if m not in notes]
         return values, keys, notes
+
+    def _args(self, name: str, state: Mapping[str, Any], values: Mapping[str, Any]) -> dict:
+        return {i: values[i] if i in values else state[i] for i in self.stages[name].inputs}
 
     def _run(self, name: str, args: dict) -> tuple[Any, list[str]]:
         t0 = time.perf_counter()
@@ -336,12 +352,16 @@ class Graph:
 
 
 _POOL: list = []
+#: Stage threads: one per core (two at least, four at most).
+_WORKERS = max(2, min(4, os.cpu_count() or 2))
+#: A stage this quick (its last run) runs on the evaluating thread, not in the pool.
+QUICK_SECONDS = 1e-3
 
 
 def _pool():
     """One small thread pool per process for independent stages (created on first use)."""
     if not _POOL:
-        _POOL.append(ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2)),
+        _POOL.append(ThreadPoolExecutor(max_workers=_WORKERS,
                                         thread_name_prefix="explorer-stage"))
     return _POOL[0]
 

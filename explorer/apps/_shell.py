@@ -48,7 +48,7 @@ from ._tasks import EventLoop, TaskRecord, TaskRunner, kernel_io_loop
 from ._tour import TourPlayer
 
 __all__ = ["App", "DEBUG_ENV", "Param", "Results", "Stage", "Task", "View", "new_figure",
-           "parse_query"]
+           "parse_query", "steady_limits"]
 
 LECTURE_FONT_SCALE = 1.6
 #: Set by Voila in the environment of a kernel it preheats (voila.utils.ENV_VARIABLE).
@@ -104,6 +104,33 @@ def new_figure(figsize=(9, 5), dpi=72) -> Figure:
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def steady_limits(lo: float, hi: float, current: tuple[float, float] | None = None, *,
+                  fill: float = 0.5) -> tuple[float, float]:
+    """Axis limits for data spanning [lo, hi] that stay as they are while they still fit.
+
+    ``current`` is kept when it holds [lo, hi] and [lo, hi] spans at least ``fill`` of it;
+    otherwise the data range padded by 5% on each side. Limits that do not move on every
+    slider step keep the tick labels too, so the view is redrawn over its cached decorations
+    instead of from scratch.
+
+    Examples
+    --------
+    >>> steady_limits(0.0, 10.0)
+    (-0.5, 10.5)
+    >>> steady_limits(2.0, 8.0, (-0.5, 10.5))
+    (-0.5, 10.5)
+    >>> steady_limits(2.0, 4.0, (-0.5, 10.5))
+    (1.9, 4.1)
+    """
+    lo, hi = float(min(lo, hi)), float(max(lo, hi))
+    if current is not None:
+        c0, c1 = current
+        if c0 <= lo and hi <= c1 and hi - lo >= fill * (c1 - c0):
+            return current
+    pad = 0.05 * (hi - lo) or 0.05 * abs(hi) or 0.05
+    return lo - pad, hi + pad
 
 
 def _figure_widget(fig: Figure) -> W.Widget:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import datasets, iqp
 from ..tours import tours_for
-from ._shell import App, Param, Stage, Task, View
+from ._shell import App, Param, Stage, Task, View, steady_limits
 
 __all__ = ["PARAMS", "PRESETS", "STAGES", "TASKS", "VIEWS", "make_app", "summary"]
 
@@ -264,9 +264,8 @@ def build_landscape(fig):
 
 def draw_landscape(a, slices):
     a.line.set_data(slices.u, slices.line)
-    lo, hi = float(slices.line.min()), float(slices.line.max())
-    pad = 0.05 * (hi - lo) or 0.01
-    a.ax.set(xlim=(-1, 1), ylim=(lo - pad, hi + pad),
+    ylim = steady_limits(float(slices.line.min()), float(slices.line.max()), a.ax.get_ylim())
+    a.ax.set(xlim=(-1, 1), ylim=ylim,
              title=f"loss slice ({'exact' if slices.exact else 'estimated'})")
     a.heat.set_data(slices.plane)
     a.heat.set_clim(float(slices.plane.min()), float(slices.plane.max()))

@@ -95,13 +95,27 @@ def _bernoulli_positions(trials: int, prob: float, rng: np.random.Generator) -> 
         size = int(mean + 6 * np.sqrt(mean) + 16) if not parts else int(0.1 * mean + 64)
         # Gaps past the end change nothing; capping them keeps the sums from overflowing
         # (at prob ~ 1e-300 a Geometric draw is beyond int64).
-        gaps = np.minimum(rng.geometric(prob, size=size), trials + 1)
+        gaps = np.minimum(_geometric(prob, size, rng), trials + 1)
         pos = last + np.cumsum(gaps)
         if pos[-1] >= trials:
             parts.append(pos[:np.searchsorted(pos, trials)])
             return np.concatenate(parts)
         parts.append(pos)
         last = int(pos[-1])
+
+
+def _geometric(prob: float, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Geometric(prob) draws (support 1, 2, ...) as 1 + floor(E / -log(1 - prob)), E ~ Exp(1).
+
+    P(floor(E / lam) >= k) = exp(-lam k) = (1 - prob)^k, the geometric law; the ziggurat
+    exponential sampler makes this about 3x cheaper than ``Generator.geometric``.
+    """
+    lam = -np.log1p(-prob)
+    draws = rng.standard_exponential(size)
+    draws /= lam
+    # A huge quotient (prob ~ 1e-300) would overflow int64; the caller caps gaps anyway.
+    np.minimum(draws, 2.0**62, out=draws)
+    return np.floor(draws).astype(np.int64) + 1
 
 
 def _triangular_pair(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -188,12 +202,20 @@ class _Graph:
             t.join()
         return out
 
+    def degree(self) -> np.ndarray:
+        """A @ 1, shape (n, 1) (computed once)."""
+        if self._half_degree is None:
+            ones = np.ones((self.n, 1))
+            self._half_degree = 0.5 * (self.matvec(ones) if self.population else
+                                       np.asarray(self.A.sum(axis=1)).reshape(-1, 1))
+        return 2.0 * self._half_degree
+
     def centred_matvec(self, P: np.ndarray) -> np.ndarray:
         """A @ (P - 1/2) without forming P - 1/2: A @ P minus half the degrees, in place."""
         if self.population:
             return self.matvec(P - 0.5)
         if self._half_degree is None:
-            self._half_degree = 0.5 * np.asarray(self.A.sum(axis=1)).reshape(-1, 1)
+            self.degree()
         out = self._product(P)
         out -= self._half_degree
         return out
@@ -469,8 +491,17 @@ def m_step(A, psi, *, n: int | None = None, p_true=None, q_true=None):
     g = _as_graph(A, n, p_true, q_true)
     psi = np.asarray(psi, dtype=float)
     P = psi[:, None] if psi.ndim == 1 else psi
+    p_hat, q_hat = _m_step(g, P, g.matvec(P))
+    if psi.ndim == 1:
+        return float(p_hat[0]), float(q_hat[0])
+    return p_hat, q_hat
+
+
+def _m_step(g: _Graph, P: np.ndarray, AP: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`m_step` for P (n, R) given AP = A @ P: A @ (1 - P) is the degrees minus AP, so
+    BCAVI, which has A @ (P - 1/2) from its last sweep, refits (p, q) with no product."""
     Q = 1.0 - P
-    AP, AQ = g.matvec(P), g.matvec(Q)
+    AQ = g.degree() - AP
 
     def pair(a, b):  # a^T (J - I) b
         return a.sum(axis=0) * b.sum(axis=0) - (a * b).sum(axis=0)
@@ -482,11 +513,7 @@ def m_step(A, psi, *, n: int | None = None, p_true=None, q_true=None):
         q_hat = cross / pair(Q, P)
     # Hard labels all in one class leave no cross pairs: fall back to the edge density.
     rho = g.n_edges / (g.n * (g.n - 1) / 2)
-    p_hat = np.where(np.isfinite(p_hat), p_hat, rho)
-    q_hat = np.where(np.isfinite(q_hat), q_hat, rho)
-    if psi.ndim == 1:
-        return float(p_hat[0]), float(q_hat[0])
-    return p_hat, q_hat
+    return np.where(np.isfinite(p_hat), p_hat, rho), np.where(np.isfinite(q_hat), q_hat, rho)
 
 
 SCHEDULES = ("batch", "sequential")
@@ -587,11 +614,11 @@ def bcavi(
     m = g.n // 2
 
     record = check_option("record", record, RECORDS)
+    AU = g.centred_matvec(psi)
     if p is not None:
         p_cur, q_cur = np.full(R, p), np.full(R, q)
     else:
-        p_cur, q_cur = m_step(g, psi)
-    AU = g.centred_matvec(psi)
+        p_cur, q_cur = _m_step(g, psi, AU + 0.5 * g.degree())
     stats = _column_stats(psi)
     su = stats[1]
     spare = None  # the buffer of the psi before last, reused (the recorder keeps copies)
@@ -601,7 +628,7 @@ def bcavi(
     status = Status.MAX_ITER
     for sweep in range(1, max_iter + 1):
         if estimate and (sweep > 1 or p is None):
-            p_new, q_new = m_step(g, psi)
+            p_new, q_new = _m_step(g, psi, AU + 0.5 * g.degree())   # AU is A @ (psi - 1/2)
         else:
             p_new, q_new = p_cur, q_cur
         c1, c2 = _logit_coefficients(p_new, q_new)  # 4t, 4t lam per run
