@@ -22,11 +22,13 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -181,10 +183,14 @@ def class_pool(sessions: int) -> int:
 
 
 def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
-             pool: int = 0) -> dict:
+             pool: int = 0, clients: str = "browser") -> dict:
     """Serve (``pool`` preheated kernels per app, warm before anyone arrives; 0: a fresh
-    kernel per visitor), run ``sessions`` concurrent browser sessions, stop; return the
-    measurements."""
+    kernel per visitor), run ``sessions`` concurrent sessions, stop; return the measurements.
+
+    ``clients``: "browser" (Chromium pages: slider changes, a preset, a background task) or
+    "light" (the same slider changes as kernel messages, without a browser)."""
+    if clients not in ("browser", "light"):
+        raise ValueError(f"clients must be 'browser' or 'light', got {clients!r}")
     port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / f"load_voila_{sessions}.log"
@@ -199,7 +205,8 @@ def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
         # A thread of its own: the caller may already run an event loop (pytest-playwright).
         box: dict = {}
         runner = threading.Thread(target=lambda: box.update(
-            results=asyncio.run(_run(base, sessions, spread_s, timeout_s))))
+            results=asyncio.run((_run if clients == "browser" else _run_light)(
+                base, sessions, spread_s, timeout_s))))
         runner.start()
         runner.join()
         results = box["results"]
@@ -214,7 +221,8 @@ def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
     lat = [ms for r in results.values() for ms in r["latencies"]]
     errors = [e for r in results.values() for e in r["errors"]]
     return {
-        "sessions": sessions, "pool_per_app": pool, "cores": os.cpu_count(),
+        "sessions": sessions, "clients": clients, "pool_per_app": pool,
+        "cores": os.cpu_count(),
         "warm_after_s": warm_s,
         "first_canvas_p50_s": float(np.percentile(first, 50)) if first else float("nan"),
         "first_canvas_p95_s": float(np.percentile(first, 95)) if first else float("nan"),
@@ -304,12 +312,172 @@ def run_cull(pages: int = 2, *, cull_idle: float = 5.0, timeout_s: float = 120.0
             "kernels_after_leave": after_leave, "culled_after_s": culled_after}
 
 
+# ------------------------------------------------------------------ light clients
+# What a browser's widget manager and ipympl say to the kernel, without the browser: the page
+# over HTTP, then on the kernel's websocket the widgets' states (one request_states on
+# ipywidgets 8's control comm), each canvas's opening messages, answers to its draw requests,
+# and slider updates. The server's and kernels' share of the load, apart from 30 browsers'
+# JavaScript competing for the same cores.
+
+#: The kernel websocket protocol browsers speak. Voila 0.5's websocket handler reads every
+#: binary frame it sends as this protocol, so a client of the legacy protocol (no
+#: subprotocol) never gets an image, and its server stalls on the misread offsets.
+WS_PROTOCOL = "v1.kernel.websocket.jupyter.org"
+
+
+def _ws_message(session: str, msg_type: str, content: dict, metadata: dict | None = None,
+                channel: str = "shell") -> bytes:
+    """A message in the v1 framing: part count and offsets (8-byte little-endian), the
+    channel, then header, parent header, metadata and content as JSON."""
+    header = {"msg_id": uuid.uuid4().hex, "username": "load", "session": session,
+              "msg_type": msg_type, "version": "5.3",
+              "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    parts = [json.dumps(x).encode() for x in (header, {}, metadata or {}, content)]
+    offsets = [8 * (len(parts) + 3)]
+    for part in [channel.encode(), *parts]:
+        offsets.append(offsets[-1] + len(part))
+    return b"".join([len(offsets).to_bytes(8, "little"),
+                     *(o.to_bytes(8, "little") for o in offsets), channel.encode(), *parts])
+
+
+def _ws_parse(frame: bytes) -> tuple[dict, bool]:
+    """A v1 frame as (message with msg_type and content, had binary buffers)."""
+    count = int.from_bytes(frame[:8], "little")
+    offsets = [int.from_bytes(frame[8 * (i + 1):8 * (i + 2)], "little") for i in range(count)]
+    parts = [frame[offsets[i]:offsets[i + 1]] for i in range(1, count - 1)]
+    header, content = json.loads(parts[0]), json.loads(parts[3])
+    return {"msg_type": header.get("msg_type"), "content": content}, len(parts) > 4
+
+
+class _LightSession:
+    """One visitor's kernel traffic over one websocket."""
+
+    def __init__(self, base: str, kernel_id: str):
+        self.url = (base.replace("http", "ws", 1) + f"/api/kernels/{kernel_id}/channels"
+                    f"?session_id={uuid.uuid4().hex}")
+        self.session = uuid.uuid4().hex
+        self.canvases: set[str] = set()
+        self.images = 0                     # image frames received from the canvases
+        self.states: dict | None = None
+        self.changed = asyncio.Event()
+
+    async def open(self) -> None:
+        from tornado.websocket import websocket_connect
+
+        self.ws = await websocket_connect(self.url, max_message_size=64 * 2**20,
+                                          subprotocols=[WS_PROTOCOL])
+        self.reader = asyncio.ensure_future(self._read())
+
+    def send(self, msg_type: str, content: dict, metadata: dict | None = None) -> None:
+        self.ws.write_message(_ws_message(self.session, msg_type, content, metadata),
+                              binary=True)
+
+    def comm(self, comm_id: str, data: dict) -> None:
+        self.send("comm_msg", {"comm_id": comm_id, "data": data})
+
+    async def _read(self) -> None:
+        while True:
+            frame = await self.ws.read_message()
+            if frame is None:
+                return
+            msg, binary = _ws_parse(frame)
+            if msg.get("msg_type") != "comm_msg":
+                continue
+            comm_id, data = msg["content"]["comm_id"], msg["content"]["data"]
+            if data.get("method") == "update_states":
+                self.states = data["states"]
+                self.changed.set()
+            elif comm_id in self.canvases and data.get("method") == "custom":
+                event = json.loads(data["content"]["data"])
+                if event.get("type") == "draw":          # ipympl asks; the page answers
+                    self.comm(comm_id, {"method": "custom", "content": {"type": "draw"}})
+                elif event.get("type") == "binary" or binary:
+                    self.images += 1
+                    self.changed.set()
+
+    async def wait(self, until, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not until():
+            self.changed.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no answer from the kernel")
+            try:
+                await asyncio.wait_for(self.changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    async def close(self) -> None:
+        self.reader.cancel()
+        self.ws.close()
+
+
+async def _light_session(base: str, k: int, results: dict, deadline: float) -> None:
+    from tornado.httpclient import AsyncHTTPClient
+
+    notebook, query, label, values, _task = SESSIONS[k % len(SESSIONS)]
+    rec = {"app": notebook.split("_")[1], "latencies": [], "errors": []}
+    results[k] = rec
+    session = None
+    try:
+        t0 = time.perf_counter()
+        left = max(1.0, deadline - time.monotonic())
+        page = await AsyncHTTPClient().fetch(f"{base}/voila/render/{notebook}{query}",
+                                             request_timeout=left)
+        kernel_id = re.search(r'"kernelId": "([0-9a-f-]+)"', page.body.decode()).group(1)
+        session = _LightSession(base, kernel_id)
+        await session.open()
+        control = uuid.uuid4().hex
+        session.send("comm_open", {"comm_id": control, "target_name": "jupyter.widget.control",
+                                   "data": {}}, {"version": "1.0.0"})   # ipywidgets 8's
+        session.comm(control, {"method": "request_states"})
+        await session.wait(lambda: session.states is not None, 120)
+        states = session.states
+        session.canvases = {m for m, s in states.items()
+                            if s["state"].get("_model_name") == "MPLCanvasModel"}
+        slider = next(m for m, s in states.items()
+                      if s["state"].get("description") == label
+                      and s["state"].get("_model_name", "").endswith("SliderModel"))
+        for canvas in session.canvases:
+            for kind in ("refresh", "send_image_mode", "initialized"):
+                session.comm(canvas, {"method": "custom", "content": {"type": kind}})
+        await session.wait(lambda: session.images > 0, 120)
+        rec["first_canvas_s"] = time.perf_counter() - t0
+        for value in values:
+            before, t1 = session.images, time.perf_counter()
+            session.comm(slider, {"method": "update", "state": {"value": float(value)},
+                                  "buffer_paths": []})
+            try:
+                await session.wait(lambda b=before: session.images > b, 20)
+                rec["latencies"].append((time.perf_counter() - t1) * 1e3)
+            except TimeoutError:
+                rec["errors"].append(f"{label}={value}: no new image within 20 s")
+    except Exception as exc:  # noqa: BLE001 - a failed session is a reported error
+        rec["errors"].append(f"{type(exc).__name__}: {exc}")
+    finally:
+        if session is not None:
+            await session.close()
+
+
+async def _run_light(base: str, sessions: int, spread_s: float, timeout_s: float) -> dict:
+    results: dict = {}
+    deadline = time.monotonic() + timeout_s
+
+    async def delayed(k):
+        await asyncio.sleep(spread_s * k / max(sessions - 1, 1))
+        await _light_session(base, k, results, deadline)
+
+    await asyncio.gather(*(delayed(k) for k in range(sessions)))
+    return results
+
+
 def table(rows: list[dict]) -> str:
-    head = ("| sessions | pool/app | first canvas p50 / p95 s | interaction p50 / p95 ms "
-            "| errors | idle / used kernel MB (max) | kernels, total MB |\n"
-            "|---|---|---|---|---|---|---|")
+    head = ("| clients | sessions | pool/app | first canvas p50 / p95 s "
+            "| interaction p50 / p95 ms | errors | idle / used kernel MB (max) "
+            "| kernels, total MB |\n|---|---|---|---|---|---|---|---|")
     lines = [head] + [
-        f"| {r['sessions']} | {r['pool_per_app']} | {r['first_canvas_p50_s']:.2f} / "
+        f"| {r.get('clients', 'browser')} | {r['sessions']} | {r['pool_per_app']} | "
+        f"{r['first_canvas_p50_s']:.2f} / "
         f"{r['first_canvas_p95_s']:.2f} | {r['interaction_p50_ms']:.0f} / "
         f"{r['interaction_p95_ms']:.0f} | {len(r['errors'])} | {r['idle_kernel_mb_max']:.0f} / "
         f"{r['kernel_mb_max']:.0f} | "
@@ -325,6 +493,9 @@ def main(argv=None) -> int:
                         help="preheated kernels per app: 'class' (default: enough for the "
                              "sessions, as `make serve-class` sizes them) or a number (0: a "
                              "fresh kernel per visitor)")
+    parser.add_argument("--clients", choices=["light", "browser", "both"], default="both",
+                        help="Chromium pages, light clients (the pages' kernel messages "
+                             "without a browser), or both (default)")
     parser.add_argument("--cull", action="store_true",
                         help="also show idle kernels culled: open pages, leave, wait, count")
     args = parser.parse_args(argv)
@@ -332,9 +503,10 @@ def main(argv=None) -> int:
         raise SystemExit("load_voila: --sessions must be in [1, 60]")
     if args.pool != "class" and not (args.pool.isdigit() and int(args.pool) <= 30):
         raise SystemExit(f"load_voila: --pool must be 'class' or in [0, 30], got {args.pool!r}")
-    rows = [run_load(s, timeout_s=args.timeout,
+    kinds = ["light", "browser"] if args.clients == "both" else [args.clients]
+    rows = [run_load(s, timeout_s=args.timeout, clients=kind,
                      pool=class_pool(s) if args.pool == "class" else int(args.pool))
-            for s in args.sessions]
+            for kind in kinds for s in args.sessions]
     text = table(rows)
     print(text)
     for r in rows:
@@ -352,9 +524,10 @@ def main(argv=None) -> int:
         print(cull)
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "load.md").write_text(
-        f"# Load: N browser sessions against one server ({os.cpu_count()} cores, browsers "
-        f"on the same machine; pooled kernels warm, i.e. idle after running their notebook, "
-        f"before the first arrives)\n\n{text}\n{cull}")
+        f"# Load: N sessions against one server ({os.cpu_count()} cores; browsers run on the "
+        f"same machine, light clients send the pages' kernel messages without a browser; "
+        f"pooled kernels warm, i.e. idle after running their notebook, before the first "
+        f"arrives)\n\n{text}\n{cull}")
     (ARTIFACTS / "load.json").write_text(json.dumps(rows, indent=1))
     return 0
 

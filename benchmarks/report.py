@@ -166,6 +166,21 @@ BUDGETS: tuple[Budget, ...] = (
     Budget("load_30_errors", "Load, 30 sessions: errors", "console, page and status errors",
            "errors with 1 session, same run", "0", "load", "30:errors", limit=0, unit="count",
            issue=_LECTURE),
+    Budget("light_1_first_canvas", "Load, 1 light client: first canvas",
+           "load_voila.py --clients light --sessions 1 (the page's kernel messages, no browser)",
+           "Voila first canvas, preheated kernel, alone", "<= 1.5 s", "load",
+           "light:1:first_canvas_p50_s", limit=1.5, issue=_LECTURE),
+    Budget("light_30_first_canvas", "Load, 30 light clients: p95 first canvas",
+           "load_voila.py --clients light --sessions 30",
+           "1 light client's first canvas, same run", "<= 5 s", "load",
+           "light:30:first_canvas_p95_s", limit=5.0, issue=_LECTURE),
+    Budget("light_30_interaction", "Load, 30 light clients: p95 interaction",
+           "slider update to the next canvas image, all sessions",
+           "1 light client's p95 interaction, same run", "<= 500 ms", "load",
+           "light:30:interaction_p95_ms", limit=0.5, issue=_LECTURE),
+    Budget("light_30_errors", "Load, 30 light clients: errors", "timeouts and failures",
+           "errors with 1 light client, same run", "0", "load", "light:30:errors", limit=0,
+           unit="count", issue=_LECTURE),
     Budget("load_idle_kernel", "Idle kernel memory", "largest RSS of a preheated app kernel",
            "bare Python importing numpy, scipy, matplotlib, ipywidgets (RSS)", "<= 250 MB",
            "load", "idle_kernel_mb_max", limit=250.0, unit="MB", issue=_LECTURE),
@@ -273,12 +288,12 @@ def _browser_result(b: Budget, latency: dict) -> Result | None:
 
 
 def _load_result(b: Budget, load: list, extra: dict) -> Result | None:
-    by = {r["sessions"]: r for r in load}
+    by = {(r.get("clients", "browser"), r["sessions"]): r for r in load}
     if b.row == "idle_kernel_mb_max":
         values = [r["idle_kernel_mb_max"] for r in load]
         return Result(max(values), extra.get("bare_python_mb")) if values else None
-    sessions, field = b.row.split(":")
-    r, one = by.get(int(sessions)), by.get(1)
+    clients, sessions, field = (["browser"] + b.row.split(":"))[-3:]
+    r, one = by.get((clients, int(sessions))), by.get((clients, 1))
     if r is None:
         return None
     if field == "errors":
