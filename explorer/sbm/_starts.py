@@ -146,24 +146,16 @@ def _group_dynamics(S, nodes, weights, n, p, q, max_iter):
     t, lam = constants(p, q)
     m = n // 2
     a, b = 4 * t * (p - lam), 4 * t * (q - lam)
-    U = np.array(np.broadcast_to(nodes, weights.shape))    # u = psi - 1/2 per group
-    S = np.asarray(S, dtype=float)
-    # Draws are independent: one that has settled (no group moved by 1e-12) is left as it
-    # is while the slow ones (near a separatrix, at small n) go on.
-    live = np.arange(U.shape[0])
-    u, w, s = U, weights, S
+    U = np.broadcast_to(nodes, weights.shape)              # u = psi - 1/2 per group
     for sweep in range(max_iter):
         if sweep > 0:
-            s = m * np.einsum("dbg,dbg->db", u, w)
-        new = _sigmoid(a * (s[:, :, None] - u) + b * s[:, ::-1, None]) - 0.5
-        moving = np.max(np.abs(new - u), axis=(1, 2)) >= 1e-12
-        U[live] = new
-        if not moving.any():
+            S = m * np.einsum("dbg,dbg->db", U, weights)
+        own, other = S[:, :, None], S[:, ::-1, None]
+        new = _sigmoid(a * (own - U) + b * other) - 0.5
+        moved = np.max(np.abs(new - U))
+        U = new
+        if moved < 1e-12:
             break
-        if not moving.all():
-            live, new, w = live[moving], new[moving], w[moving]
-            s = s[moving]
-        u = new
     return 0.5 + np.sum(U[:, 0] * weights[:, 0], axis=-1), \
         0.5 + np.sum(U[:, 1] * weights[:, 1], axis=-1)
 
