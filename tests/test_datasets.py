@@ -357,3 +357,13 @@ def test_missing_file_raises_naming_the_parameter(tmp_path):
         genomic(10, source=missing)
     with pytest.raises(ValueError, match=r"path must be the path of an existing file"):
         read_hapt(missing)
+
+
+def test_the_iqp_app_keeps_its_simulation_in_the_machines_cache(tmp_path, monkeypatch):
+    from explorer.apps import iqp_app
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    data = iqp_app.load_data.__wrapped__("genomic (msprime)", 8)
+    (kept,) = (tmp_path / "explorer-data").glob("genomic_*.npy")
+    np.testing.assert_array_equal(np.load(kept), data)
+    np.testing.assert_array_equal(data, genomic(8, rng=2026))

@@ -11,3 +11,18 @@ APPS = {
     "ntk": "explorer.apps.ntk_app",
     "lens": "explorer.apps.lens_app",
 }
+
+
+def cache_dir(name: str):
+    """A folder for results that are costly to compute and the same on every run, shared by
+    the kernels of one machine: ``$XDG_CACHE_HOME/<name>``, else ``<tmp>/explorer-<uid>/<name>``
+    (created)."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        tempfile.gettempdir(), f"explorer-{os.getuid()}" if hasattr(os, "getuid") else "explorer")
+    path = Path(root) / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path

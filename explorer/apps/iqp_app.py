@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import datasets, iqp
 from ..tours import tours_for
+from . import cache_dir
 from ._shell import App, Param, Stage, Task, View, steady_limits
 
 __all__ = ["PARAMS", "PRESETS", "STAGES", "TASKS", "VIEWS", "make_app", "summary"]
@@ -90,7 +91,8 @@ PRESETS = {
 def load_data(name: str, n_bits: int) -> np.ndarray:
     """The chosen data set's first ``n_bits`` columns (loaded once per process)."""
     if name == "genomic (msprime)":
-        return datasets.genomic(n_bits, rng=2026)
+        # Kept on disk: later kernels skip importing msprime (1.5-2 s of a cold start).
+        return datasets.genomic(n_bits, rng=2026, cache=cache_dir("explorer-data"))
     if name == "digits 8x8":
         data = datasets.digits()
     elif name == "bars and stripes 4x4":

@@ -12,12 +12,10 @@ import hashlib
 import html
 import importlib
 import io
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import APPS
+from . import APPS, cache_dir
 
 __all__ = ["CARDS", "Card", "cards_html", "landing_page", "thumbnail"]
 
@@ -51,16 +49,6 @@ CARDS = (
 )
 
 
-def _cache_dir() -> Path:
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(tempfile.gettempdir(),
-                                                            f"explorer-{os.getuid()}"
-                                                            if hasattr(os, "getuid")
-                                                            else "explorer")
-    path = Path(root) / "explorer-thumbnails"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _key(module) -> str:
     import matplotlib
 
@@ -79,7 +67,7 @@ def thumbnail(app: str, *, cache: bool = True) -> bytes:
     if app not in APPS:
         raise ValueError(f"app must be one of {', '.join(APPS)}; got {app!r}")
     module = importlib.import_module(APPS[app])
-    path = _cache_dir() / f"{app}-{_key(module)}.png"
+    path = cache_dir("explorer-thumbnails") / f"{app}-{_key(module)}.png"
     if cache and path.is_file():
         return path.read_bytes()
     instance = module.make_app(query_string="")

@@ -140,8 +140,9 @@ def curves(spectrum, target, R, R_random, sigma, alpha):
 
 def task_model(seed):
     """The pretrained attention model the task vectors are computed on."""
-    return ntk.attention_kernel(ATTENTION_N, blocks=ALL_BLOCKS, theta0="pretrained",
-                                rng=np.random.default_rng([seed, 1])).model
+    # The attention view's theta0 for this seed (same draws), without its kernel.
+    return ntk.attention_theta0(ATTENTION_N, theta0="pretrained",
+                                rng=np.random.default_rng([seed, 1]))[0]
 
 
 def tasks(task_model, overlap, blocks, seed):
