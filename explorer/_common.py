@@ -293,3 +293,45 @@ def spawn_rngs(seed: Any, count: int) -> list[np.random.Generator]:
     """
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     return [np.random.default_rng(child) for child in ss.spawn(count)]
+
+
+def cached_array(path: Any, compute: Any, *, shape: tuple | None = None,
+                 dtype: Any = None) -> np.ndarray:
+    """The array kept at ``path`` (``.npy``), or ``compute()`` kept there for the next caller.
+
+    For results that are costly and the same on every run, shared by processes: a file
+    of another shape or dtype, or one that does not load, is computed again and replaced;
+    it is written aside and renamed, so a concurrent reader sees a whole file or none; a
+    disk that refuses the write only costs the saving. ``path`` must name every input the
+    array depends on (the caller's key).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "squares.npy"
+    >>> cached_array(path, lambda: np.arange(4) ** 2)
+    array([0, 1, 4, 9])
+    >>> cached_array(path, lambda: 1 / 0)       # read back: not computed again
+    array([0, 1, 4, 9])
+    """
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        data = np.load(path, allow_pickle=False)
+        if (shape is None or data.shape == tuple(shape)) and (dtype is None
+                                                              or data.dtype == np.dtype(dtype)):
+            return data
+    except (OSError, ValueError):
+        pass
+    data = np.asarray(compute())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, data, allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return data

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import as_rng, check_array, check_int
+from ._common import as_rng, cached_array, check_array, check_int
 
 __all__ = ["bars_and_stripes", "digits", "genomic", "product_bernoulli", "read_hapt"]
 
@@ -382,24 +382,9 @@ _RECIPE = "r1"
 
 def _cached_simulation(folder: Path, n_snps: int, n_samples: int, seed: int) -> np.ndarray:
     """:func:`genomic`'s msprime simulation, read from ``folder`` or simulated and kept."""
-    path = folder / f"genomic_{_RECIPE}_{n_samples}x{n_snps}_seed{seed}.npy"
-    try:
-        data = np.load(path, allow_pickle=False)
-        if data.shape == (n_samples, n_snps) and data.dtype == np.uint8:
-            return data
-    except (OSError, ValueError):
-        pass
-    data = _simulate_haplotypes(n_snps, n_samples, as_rng(seed))
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        # Written aside and renamed: a kernel reading concurrently sees a whole file or none.
-        tmp = folder / f".{path.name}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            np.save(f, data, allow_pickle=False)
-        os.replace(tmp, path)
-    except OSError:
-        pass    # a read-only or full disk: the caller still gets its data
-    return data
+    return cached_array(folder / f"genomic_{_RECIPE}_{n_samples}x{n_snps}_seed{seed}.npy",
+                        lambda: _simulate_haplotypes(n_snps, n_samples, as_rng(seed)),
+                        shape=(n_samples, n_snps), dtype=np.uint8)
 
 
 def _simulate_haplotypes(n_snps: int, n_samples: int, rng: np.random.Generator) -> np.ndarray:

@@ -152,3 +152,25 @@ def test_a_change_of_the_curves_is_a_full_draw_not_a_blit():
     drawn = _pixels(fig)
     fig.canvas.draw()
     assert np.array_equal(drawn, _pixels(fig))
+
+
+def test_the_task_model_is_the_pretrained_theta0_and_comes_back_from_the_cache(tmp_path,
+                                                                              monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    want = ntk.attention_theta0(ntk_app.ATTENTION_N, theta0="pretrained",
+                                rng=np.random.default_rng([3, 1]))[0]
+    first = ntk_app.task_model(3)
+    (kept,) = (tmp_path / "explorer-data").glob("attention_*.npy")
+    original = ntk.attention_theta0
+
+    def random_only(*args, theta0, **kwargs):
+        assert theta0 == "random", "pretrained again although the cache holds the weights"
+        return original(*args, theta0=theta0, **kwargs)
+
+    monkeypatch.setattr(ntk, "attention_theta0", random_only)
+    again = ntk_app.task_model(3)
+    for model in (first, again):
+        np.testing.assert_array_equal(model.theta, want.theta)
+        np.testing.assert_array_equal(model.forward(np.ones((2, 8, 16))),
+                                      want.forward(np.ones((2, 8, 16))))
+    assert kept.is_file()

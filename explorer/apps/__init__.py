@@ -26,3 +26,18 @@ def cache_dir(name: str):
     path = Path(root) / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def source_key(*parts) -> str:
+    """A short hash of modules' source files (and strings, e.g. versions): part of a cache
+    file's name, so that a change of the code that made a cached result retires it."""
+    import hashlib
+    from pathlib import Path
+
+    from .. import __version__
+
+    digest = hashlib.sha256(__version__.encode())
+    for part in parts:
+        digest.update(part.encode() if isinstance(part, str)
+                      else Path(part.__file__).read_bytes())
+    return digest.hexdigest()[:16]

@@ -8,14 +8,14 @@ matplotlib's, so a changed app gets a new picture and an unchanged one costs not
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import importlib
 import io
+import sys
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.metadata import version
 
-from . import APPS, cache_dir
+from . import APPS, cache_dir, source_key
 
 __all__ = ["CARDS", "Card", "cards_html", "landing_page", "thumbnail"]
 
@@ -49,25 +49,13 @@ CARDS = (
 )
 
 
-def _key(module) -> str:
-    import matplotlib
-
-    from .. import __version__
-
-    digest = hashlib.sha256()
-    for part in (Path(module.__file__).read_bytes(), Path(__file__).read_bytes(),
-                 __version__.encode(),
-                 matplotlib.__version__.encode()):
-        digest.update(part)
-    return digest.hexdigest()[:16]
-
-
 def thumbnail(app: str, *, cache: bool = True) -> bytes:
     """PNG bytes of ``app``'s first view at its defaults (rendered once, then cached)."""
     if app not in APPS:
         raise ValueError(f"app must be one of {', '.join(APPS)}; got {app!r}")
     module = importlib.import_module(APPS[app])
-    path = cache_dir("explorer-thumbnails") / f"{app}-{_key(module)}.png"
+    path = cache_dir("explorer-thumbnails") / (
+        f"{app}-{source_key(module, sys.modules[__name__], version('matplotlib'))}.png")
     if cache and path.is_file():
         return path.read_bytes()
     instance = module.make_app(query_string="")

@@ -13,7 +13,10 @@ from types import SimpleNamespace
 import numpy as np
 
 from .. import ntk
+from .._common import cached_array
+from ..ntk import _attention, _setups
 from ..tours import tours_for
+from . import cache_dir, source_key
 from ._shell import App, Param, Stage, Task, View
 
 __all__ = ["PARAMS", "PRESETS", "STAGES", "TASKS", "VIEWS", "make_app", "summary"]
@@ -140,9 +143,17 @@ def curves(spectrum, target, R, R_random, sigma, alpha):
 
 def task_model(seed):
     """The pretrained attention model the task vectors are computed on."""
-    # The attention view's theta0 for this seed (same draws), without its kernel.
-    return ntk.attention_theta0(ATTENTION_N, theta0="pretrained",
-                                rng=np.random.default_rng([seed, 1]))[0]
+    # The attention view's theta0 for this seed (same draws), without its kernel; kept in
+    # the machine's cache, since pretraining is most of a cold kernel's first compute.
+    def pretrain():
+        return ntk.attention_theta0(ATTENTION_N, theta0="pretrained",
+                                    rng=np.random.default_rng([seed, 1]))[0].theta
+
+    key = source_key(_attention, _setups, np.__version__)
+    theta = cached_array(cache_dir("explorer-data") / f"attention_{ATTENTION_N}_{seed}_{key}.npy",
+                         pretrain)
+    # A model of the same shape (random weights, no pretraining) carrying those weights.
+    return ntk.attention_theta0(ATTENTION_N, theta0="random", rng=0)[0].with_theta(theta)
 
 
 def tasks(task_model, overlap, blocks, seed):
