@@ -47,10 +47,12 @@ KERNEL_MB = 210
 def server_config(*, debug: bool = False, pool: int = 0, cull_idle: float | None = None) -> dict:
     """The Voila configuration with the tracebacks and pool size of this run.
 
-    ``pool = 0`` (the default) serves every visitor a fresh kernel. Preheated pools are opt-in:
-    measured on the 2-core test machine, a page from a preheated kernel showed its first canvas
-    after 7 s (one visitor) to 22 s (three at once, one never), against about 3 s cold, because
-    each arrival makes Voila refill the pool by running the notebook again on the same cores.
+    ``pool = 0`` (the default, ``make app``) serves every visitor a fresh kernel: nothing runs
+    before anyone asks. ``pool > 0`` (``make serve-class``) preheats that many kernels per app,
+    warmed a few at a time by :class:`explorer._pool.PacedKernelManager`; measured on the
+    2-core test machine with warm pools, one visitor's first canvas came after 1.2 s (light
+    client; 4.4 s in a browser on the same cores) against 2-4 s cold. ``cull_idle`` shortens
+    the idle-kernel cull (seconds, in [1, 86400]).
     """
     if cull_idle is not None and not 1 <= cull_idle <= 86400:
         raise ValueError(f"cull_idle must be in [1, 86400] seconds, got {cull_idle!r}")
