@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable
@@ -134,17 +135,35 @@ def kernel_rss_mb(server_pid: int) -> list[float]:
     return out
 
 
+def _cpu_ticks(proc: Path) -> int:
+    """User + system CPU ticks of one process (0 if it is gone)."""
+    try:
+        # Fields after the parenthesised command: utime and stime are 14 and 15.
+        fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def _kernel_cpu_ticks(server_pid: int) -> tuple[int, int]:
     """(number of kernels, their summed user + system CPU ticks)."""
-    procs, ticks = _kernels(server_pid), 0
-    for proc in procs:
-        try:
-            # Fields after the parenthesised command: utime and stime are 14 and 15.
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            continue
-    return len(procs), ticks
+    procs = _kernels(server_pid)
+    return len(procs), sum(_cpu_ticks(p) for p in procs)
+
+
+def cpu_snapshot(server_pid: int) -> dict[str, int]:
+    """CPU ticks so far of the server ("server") and of each of its kernels (by PID)."""
+    out = {p.name: _cpu_ticks(p) for p in _kernels(server_pid)}
+    out["server"] = _cpu_ticks(Path("/proc") / str(server_pid))
+    return out
+
+
+def cpu_seconds_between(before: dict[str, int], after: dict[str, int]) -> tuple[float, float]:
+    """(kernels', server's) CPU seconds between two :func:`cpu_snapshot` s (kernels started
+    in between count in full; a kernel gone by ``after`` is not counted)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    kernels = sum(t - before.get(pid, 0) for pid, t in after.items() if pid != "server")
+    return kernels / tick, (after["server"] - before["server"]) / tick
 
 
 def wait_until_warm(server_pid: int, kernels: int, *, quiet_s: float = 2.0,

@@ -34,7 +34,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import free_port, kernel_rss_mb, wait_until_warm  # noqa: E402
+from _util import (  # noqa: E402
+    cpu_seconds_between,
+    cpu_snapshot,
+    free_port,
+    kernel_rss_mb,
+    wait_until_warm,
+)
 
 from explorer.__main__ import pooled_kernels  # noqa: E402
 
@@ -202,6 +208,7 @@ def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
         warm_s = wait_until_warm(server.pid, pooled_kernels(ROOT / "notebooks", pool)
                                  if pool else 0)
         idle = kernel_rss_mb(server.pid)
+        cpu0 = cpu_snapshot(server.pid)
         # A thread of its own: the caller may already run an event loop (pytest-playwright).
         box: dict = {}
         runner = threading.Thread(target=lambda: box.update(
@@ -211,6 +218,7 @@ def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
         runner.join()
         results = box["results"]
         busy = kernel_rss_mb(server.pid)
+        kernel_cpu, server_cpu = cpu_seconds_between(cpu0, cpu_snapshot(server.pid))
     finally:
         server.terminate()
         try:
@@ -232,6 +240,8 @@ def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
         "idle_kernel_mb_max": max(idle, default=float("nan")),     # preheated pools only
         "kernel_mb_max": max(busy, default=float("nan")),          # after the sessions
         "kernels": len(busy), "kernels_total_mb": sum(busy),
+        # The CPU the sessions cost the server side (refills of the pools included).
+        "kernel_cpu_s": kernel_cpu, "server_cpu_s": server_cpu,
     }
 
 
@@ -474,14 +484,17 @@ async def _run_light(base: str, sessions: int, spread_s: float, timeout_s: float
 def table(rows: list[dict]) -> str:
     head = ("| clients | sessions | pool/app | first canvas p50 / p95 s "
             "| interaction p50 / p95 ms | errors | idle / used kernel MB (max) "
-            "| kernels, total MB |\n|---|---|---|---|---|---|---|---|")
+            "| kernels, total MB | CPU s: kernels / server |\n"
+            "|---|---|---|---|---|---|---|---|---|")
     lines = [head] + [
         f"| {r.get('clients', 'browser')} | {r['sessions']} | {r['pool_per_app']} | "
         f"{r['first_canvas_p50_s']:.2f} / "
         f"{r['first_canvas_p95_s']:.2f} | {r['interaction_p50_ms']:.0f} / "
         f"{r['interaction_p95_ms']:.0f} | {len(r['errors'])} | {r['idle_kernel_mb_max']:.0f} / "
         f"{r['kernel_mb_max']:.0f} | "
-        f"{r['kernels']}, {r['kernels_total_mb']:.0f} |" for r in rows]
+        f"{r['kernels']}, {r['kernels_total_mb']:.0f} | "
+        f"{r.get('kernel_cpu_s', float('nan')):.0f} / {r.get('server_cpu_s', float('nan')):.0f} |"
+        for r in rows]
     return "\n".join(lines)
 
 
