@@ -5,10 +5,12 @@ start-up fills every pool at once. In a lecture, 30 arrivals within seconds ther
 30 kernels that each import numpy, scipy and matplotlib and run their notebook, on the same
 cores that the arriving students' own kernels and the server need. :class:`PacedKernelManager`
 lets at most ``warmups`` pooled kernels run their notebooks at the same time (by default half
-the cores, at least one); a visitor's kernel is never held back. Voila marks the kernels it
-starts for a pool with ``VOILA_PREHEAT=True`` in their environment, which is how they are told
-apart. ``explorer/voila.json`` names this class as Voila's ``multi_kernel_manager_class``, the
-documented place for a custom kernel manager (Voila wraps it with its pooling).
+the cores, at least one), each starting only once the kernels in use have been quiet for a
+moment (or ``refill_patience`` has passed); a visitor's kernel is never held back. Voila
+marks the kernels it starts for a pool with ``VOILA_PREHEAT=True`` in their environment, which
+is how they are told apart. ``explorer/voila.json`` names this class as Voila's
+``multi_kernel_manager_class``, the documented place for a custom kernel manager (Voila wraps
+it with its pooling).
 """
 
 from __future__ import annotations
@@ -22,6 +24,20 @@ from traitlets import Float, Int
 
 #: The variable Voila 0.5 sets for the kernels it starts for a pool (voila.utils.ENV_VARIABLE).
 PREHEAT_ENV = "VOILA_PREHEAT"
+
+
+def quiet_since(last_activity: list, now) -> float:
+    """Seconds since the latest of the kernels' last activities (infinite with none).
+
+    >>> t = _dt.datetime(2026, 1, 1, tzinfo=_dt.timezone.utc)
+    >>> quiet_since([t, t + _dt.timedelta(seconds=3)], t + _dt.timedelta(seconds=5))
+    2.0
+    >>> quiet_since([], t)
+    inf
+    """
+    if not last_activity:
+        return float("inf")
+    return (now - max(last_activity)).total_seconds()
 
 
 class PacedKernelManager(AsyncMappingKernelManager):
@@ -38,6 +54,9 @@ class PacedKernelManager(AsyncMappingKernelManager):
                        help="seconds a pooled kernel must stay idle to count as warm")
     warm_timeout = Float(120.0, config=True,
                          help="seconds after which a pooled kernel frees its slot regardless")
+    refill_patience = Float(30.0, config=True,
+                            help="seconds a warm-up waits at most for the kernels in use to "
+                                 "go quiet")
 
     _slots: asyncio.Semaphore | None = None
     _limit = 1
@@ -63,6 +82,10 @@ class PacedKernelManager(AsyncMappingKernelManager):
         slot = self._slot()
         await slot.acquire()
         try:
+            waited = await self._wait_for_a_lull()
+            if waited >= 1:
+                self.log.info("Pooled kernel warm-up waited %.0f s for the visitors' kernels "
+                              "to go quiet", waited)
             kernel_id = await super().start_kernel(*args, **kwargs)
         except BaseException:
             slot.release()
@@ -73,6 +96,21 @@ class PacedKernelManager(AsyncMappingKernelManager):
         self.log.info("Pooled kernel %s warming up (%d at once, at most %d)", kernel_id,
                       self.warming, self._limit)
         return kernel_id
+
+    async def _wait_for_a_lull(self) -> float:
+        """Wait until no kernel has done anything for ``warm_quiet`` seconds (at most
+        ``refill_patience``): a pool refills after a class's arrivals, not during them. The
+        seconds waited."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while loop.time() - start < self.refill_patience:
+            now = _dt.datetime.now(_dt.timezone.utc)
+            last = [self.get_kernel(k).last_activity for k in self.list_kernel_ids()
+                    if k in self and getattr(self.get_kernel(k), "last_activity", None)]
+            if quiet_since(last, now) >= self.warm_quiet:
+                break
+            await asyncio.sleep(0.25)
+        return loop.time() - start
 
     async def _free_when_warm(self, kernel_id: str, slot: asyncio.Semaphore) -> None:
         loop = asyncio.get_running_loop()
