@@ -112,8 +112,9 @@ def _geometric(prob: float, size: int, rng: np.random.Generator) -> np.ndarray:
     """
     lam = -np.log1p(-prob)
     draws = rng.standard_exponential(size)
-    draws /= lam
-    # A huge quotient (prob ~ 1e-300) would overflow int64; the caller caps gaps anyway.
+    # A huge quotient (prob ~ 1e-300, even inf) would overflow int64; the caller caps gaps.
+    with np.errstate(over="ignore", divide="ignore"):
+        draws /= lam
     np.minimum(draws, 2.0**62, out=draws)
     return np.floor(draws).astype(np.int64) + 1
 
