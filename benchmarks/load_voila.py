@@ -155,7 +155,11 @@ async def _session(browser, base: str, k: int, results: dict, deadline: float) -
                 break
             await asyncio.sleep(0.5)
         else:
-            await page.get_by_role("button", name="Cancel").first.click()
+            label = " ".join(await page.locator(".explorer-task-label").all_inner_texts())
+            rec["unfinished"] = f"{task}: not done before the run's deadline ({label!r})"
+            cancel = page.get_by_role("button", name="Cancel").first
+            if await cancel.is_enabled():
+                await cancel.click()
         if "explorer-status-error" in (await status.get_attribute("class") or ""):
             errors.append("status line: " + await status.inner_text())
     except Exception as exc:  # noqa: BLE001 - a failed session is a reported error
@@ -240,6 +244,7 @@ def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
         "interaction_p50_ms": float(np.percentile(lat, 50)) if lat else float("nan"),
         "interaction_p95_ms": float(np.percentile(lat, 95)) if lat else float("nan"),
         "sessions_with_canvas": len(first), "interactions": len(lat), "errors": errors,
+        "tasks_unfinished": [r["unfinished"] for r in results.values() if "unfinished" in r],
         "idle_kernel_mb_max": max(idle, default=float("nan")),     # preheated pools only
         "kernel_mb_max": max(busy, default=float("nan")),          # after the sessions
         "kernels": len(busy), "kernels_total_mb": sum(busy),

@@ -18,15 +18,14 @@ pytestmark = pytest.mark.browser
 def test_three_sessions_at_once_get_their_canvases_and_interactions_without_errors():
     from load_voila import SESSIONS, run_load, table
 
-    # A class server with one warm kernel per app: the permalink (the IQP session's query)
-    # must reach a preheated kernel after the request.
-    result = run_load(3, timeout_s=400, pool=1)
+    # The default server (a kernel per visitor); the light-client test below runs on warm
+    # pools, where the permalink (the IQP session's query) reaches a preheated kernel.
+    result = run_load(3, timeout_s=400)
     assert result["errors"] == [], result["errors"]
     assert result["sessions_with_canvas"] == 3
     assert result["interactions"] == sum(len(s[3]) for s in SESSIONS)
     assert 0 < result["kernel_mb_max"] < 1000 and result["kernels"] >= 3
-    assert "| browser | 3 | 1 |" in table([result])
-    assert result["idle_kernel_mb_max"] > 100           # warm: imports and app built
+    assert "| browser | 3 | 0 |" in table([result])
 
 
 @pytest.mark.timeout(900)
