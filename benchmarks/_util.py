@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
+import subprocess
+import sys
+import threading
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -189,3 +195,44 @@ def wait_until_warm(server_pid: int, kernels: int, *, quiet_s: float = 2.0,
         last = ticks
         time.sleep(0.5)
     raise TimeoutError(f"the {kernels} pooled kernels were not idle within {timeout_s:.0f} s")
+
+
+@contextlib.contextmanager
+def explorer_server(log_path: Path, *args: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """``python -m explorer serve`` on 127.0.0.1 and a free port with ``args``, its output in
+    ``log_path``: yields (process, base URL) once it answers HTTP; stopped (SIGTERM, then
+    SIGKILL after 30 s) on leaving."""
+    port = free_port()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "explorer", "serve", "--port",
+                                   str(port), *args], stdout=log, stderr=subprocess.STDOUT,
+                                  cwd=Path(__file__).resolve().parents[1])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        start = time.monotonic()
+        while True:
+            if server.poll() is not None or time.monotonic() - start > 600:
+                raise RuntimeError("the server did not start:\n" + log_path.read_text()[-2000:])
+            try:
+                urllib.request.urlopen(base + "/", timeout=30)
+                break
+            except OSError:
+                time.sleep(0.5)
+        yield server, base
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def run_in_thread(coro):
+    """``asyncio.run(coro)`` on a thread of its own (the caller may already run an event loop,
+    as pytest-playwright's does) and its result."""
+    box: dict = {}
+    runner = threading.Thread(target=lambda: box.update(result=asyncio.run(coro)))
+    runner.start()
+    runner.join()
+    return box["result"]

@@ -23,11 +23,8 @@ import asyncio
 import json
 import os
 import re
-import subprocess
 import sys
-import threading
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -37,8 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import (  # noqa: E402
     cpu_seconds_between,
     cpu_snapshot,
-    free_port,
+    explorer_server,
     kernel_rss_mb,
+    run_in_thread,
     wait_until_warm,
 )
 
@@ -168,21 +166,29 @@ async def _session(browser, base: str, k: int, results: dict, deadline: float) -
         await page.close()
 
 
+async def _arrive(sessions: int, spread_s: float, timeout_s: float, session) -> dict:
+    """Run ``session(k, results, deadline)`` for k = 0..sessions-1, arriving evenly spread
+    over ``spread_s`` seconds; the results by k."""
+    results: dict = {}
+    deadline = time.monotonic() + timeout_s
+
+    async def delayed(k):
+        await asyncio.sleep(spread_s * k / max(sessions - 1, 1))
+        await session(k, results, deadline)
+
+    await asyncio.gather(*(delayed(k) for k in range(sessions)))
+    return results
+
+
 async def _run(base: str, sessions: int, spread_s: float, timeout_s: float) -> dict:
     from playwright.async_api import async_playwright
 
-    results: dict = {}
-    deadline = time.monotonic() + timeout_s
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--no-first-run", "--disable-component-update", "--disable-sync"])
-
-        async def delayed(k):
-            await asyncio.sleep(spread_s * k / max(sessions - 1, 1))
-            await _session(browser, base, k, results, deadline)
-
-        await asyncio.gather(*(delayed(k) for k in range(sessions)))
+        results = await _arrive(sessions, spread_s, timeout_s, lambda k, results, deadline:
+                                _session(browser, base, k, results, deadline))
         await browser.close()
     return results
 
@@ -201,34 +207,16 @@ def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
     "light" (the same slider changes as kernel messages, without a browser)."""
     if clients not in ("browser", "light"):
         raise ValueError(f"clients must be 'browser' or 'light', got {clients!r}")
-    port = free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / f"load_voila_{sessions}.log"
-    with open(log_path, "w") as log:
-        server = _serve(port, log, "--pool", str(pool))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_server(server, base, log_path)
+    with explorer_server(ARTIFACTS / f"load_voila_{sessions}.log", "--pool",
+                         str(pool)) as (server, base):
         warm_s = wait_until_warm(server.pid, pooled_kernels(ROOT / "notebooks", pool)
                                  if pool else 0)
         idle = kernel_rss_mb(server.pid)
         cpu0 = cpu_snapshot(server.pid)
-        # A thread of its own: the caller may already run an event loop (pytest-playwright).
-        box: dict = {}
-        runner = threading.Thread(target=lambda: box.update(
-            results=asyncio.run((_run if clients == "browser" else _run_light)(
-                base, sessions, spread_s, timeout_s))))
-        runner.start()
-        runner.join()
-        results = box["results"]
+        results = run_in_thread((_run if clients == "browser" else _run_light)(
+            base, sessions, spread_s, timeout_s))
         busy = kernel_rss_mb(server.pid)
         kernel_cpu, server_cpu = cpu_seconds_between(cpu0, cpu_snapshot(server.pid))
-    finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
     first = [r["first_canvas_s"] for r in results.values() if "first_canvas_s" in r]
     lat = [ms for r in results.values() for ms in r["latencies"]]
     images = [r["first_image_s"] for r in results.values() if "first_image_s" in r]
@@ -253,23 +241,6 @@ def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
     }
 
 
-def _serve(port: int, log, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "explorer", "serve", "--port", str(port),
-                             *args], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-
-
-def _wait_for_server(server: subprocess.Popen, base: str, log_path: Path) -> None:
-    start = time.monotonic()
-    while True:
-        if server.poll() is not None or time.monotonic() - start > 600:
-            raise RuntimeError("the server did not start:\n" + log_path.read_text()[-2000:])
-        try:
-            urllib.request.urlopen(base + "/", timeout=30)
-            return
-        except OSError:
-            time.sleep(0.5)
-
-
 def run_cull(pages: int = 2, *, cull_idle: float = 5.0, timeout_s: float = 120.0) -> dict:
     """Open ``pages`` app pages, leave them, and count the server's kernels until culled.
 
@@ -278,15 +249,8 @@ def run_cull(pages: int = 2, *, cull_idle: float = 5.0, timeout_s: float = 120.0
     it. Returned: kernels while the pages are open, right after leaving, and the seconds
     until none is left (``None`` if some remained after ``timeout_s``).
     """
-    port = free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / "load_voila_cull.log"
-    with open(log_path, "w") as log:
-        server = _serve(port, log, "--cull-idle", str(cull_idle))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_server(server, base, log_path)
-
+    with explorer_server(ARTIFACTS / "load_voila_cull.log", "--cull-idle",
+                         str(cull_idle)) as (server, base):
         async def visit():
             from playwright.async_api import async_playwright
 
@@ -308,10 +272,7 @@ def run_cull(pages: int = 2, *, cull_idle: float = 5.0, timeout_s: float = 120.0
                 await browser.close()
                 return while_open
 
-        box: dict = {}
-        runner = threading.Thread(target=lambda: box.update(open=asyncio.run(visit())))
-        runner.start()
-        runner.join()
+        while_open = run_in_thread(visit())
         left = time.monotonic()
         after_leave = len(kernel_rss_mb(server.pid))
         culled_after = None
@@ -320,13 +281,7 @@ def run_cull(pages: int = 2, *, cull_idle: float = 5.0, timeout_s: float = 120.0
                 culled_after = time.monotonic() - left
                 break
             time.sleep(0.5)
-    finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-    return {"pages": pages, "cull_idle_s": cull_idle, "kernels_while_open": box["open"],
+    return {"pages": pages, "cull_idle_s": cull_idle, "kernels_while_open": while_open,
             "kernels_after_leave": after_leave, "culled_after_s": culled_after}
 
 
@@ -487,15 +442,8 @@ async def _light_session(base: str, k: int, results: dict, deadline: float) -> N
 
 
 async def _run_light(base: str, sessions: int, spread_s: float, timeout_s: float) -> dict:
-    results: dict = {}
-    deadline = time.monotonic() + timeout_s
-
-    async def delayed(k):
-        await asyncio.sleep(spread_s * k / max(sessions - 1, 1))
-        await _light_session(base, k, results, deadline)
-
-    await asyncio.gather(*(delayed(k) for k in range(sessions)))
-    return results
+    return await _arrive(sessions, spread_s, timeout_s, lambda k, results, deadline:
+                         _light_session(base, k, results, deadline))
 
 
 def table(rows: list[dict]) -> str:

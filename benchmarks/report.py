@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import free_port, wait_until_warm  # noqa: E402
+from _util import explorer_server, wait_until_warm  # noqa: E402
 
 from explorer.__main__ import pooled_kernels  # noqa: E402
 
@@ -374,28 +374,11 @@ def _open_pages(pool: int, opens: int, notebook: str) -> list[dict]:
     """Start ``python -m explorer serve --pool pool``, wait for its pools, open the app page
     ``opens`` times in turn (each a new page), return per open: first canvas and
     DOMContentLoaded, in s from the navigation's start."""
-    import urllib.request
-
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / f"report_first_canvas_pool{pool}.log"
-    with open(log_path, "w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "explorer", "serve", "--port",
-                                   str(port), "--pool", str(pool)], stdout=log,
-                                  stderr=subprocess.STDOUT, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
     out = []
-    try:
-        for _ in range(600):
-            if server.poll() is not None:
-                raise RuntimeError("the server stopped: " + log_path.read_text()[-500:])
-            try:
-                urllib.request.urlopen(base + "/", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+    with explorer_server(ARTIFACTS / f"report_first_canvas_pool{pool}.log", "--pool",
+                         str(pool)) as (server, base):
         # Warm means every pooled kernel has run its notebook and is idle (Voila's "filled"
         # log comes when they have only started); without pools, an idle server.
         wait_until_warm(server.pid, pooled_kernels(ROOT / "notebooks", pool) if pool else 0)
@@ -425,12 +408,6 @@ def _open_pages(pool: int, opens: int, notebook: str) -> list[dict]:
                 page.close()
                 time.sleep(1.0)
             browser.close()
-    finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
     return out
 
 
