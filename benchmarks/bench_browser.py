@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import matplotlib
@@ -28,7 +26,7 @@ import numpy as np
 
 matplotlib.use("Agg")
 sys.path.insert(0, os.path.dirname(__file__))
-from _util import free_port  # noqa: E402
+from _util import explorer_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -121,19 +119,8 @@ def main(argv: list[str] | None = None) -> None:
 
     only = set(sys.argv[1:] if argv is None else argv)
 
-    port = free_port()
-    log = open(ARTIFACTS / "bench_browser_voila.log", "w")  # noqa: SIM115
-    server = subprocess.Popen([sys.executable, "-m", "explorer", "serve", "--port", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
     rows, results = [], {}
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(base + "/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.3)
+    with explorer_server(ARTIFACTS / "bench_browser_voila.log") as (_server, base):
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -177,13 +164,6 @@ def main(argv: list[str] | None = None) -> None:
                                                     - len(ok)}
                 page.close()
             browser.close()
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
     head = ("| app | control | path | p50 ms | p95 ms | kernel-side ms (headless median) "
             "| p95 budget ms | timeouts |\n|---|---|---|---|---|---|---|---|")
     lines = [head] + [f"| {m} | {c} | {k} | {a:.0f} | {b:.0f} | {ks:.0f} | {bud} | {to} |"
