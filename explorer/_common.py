@@ -264,13 +264,16 @@ def check_array(
         if not ok:
             want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
             raise ValueError(f"{name} must have shape {want}; got {arr.shape}")
-    if arr.size and not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must contain only finite values")
-    if arr.size and (arr.min() < lo or arr.max() > hi):
-        bad = arr.min() if arr.min() < lo else arr.max()
-        raise ValueError(
-            f"{name} entries must be in {_interval(lo, hi, False, False)}; got {_fmt(float(bad))}"
-        )
+    if arr.size:
+        # min and max propagate NaN and show +-inf: two passes instead of four (a 500,000-angle
+        # theta is checked at every training step)
+        low, high = arr.min(), arr.max()
+        if not (np.isfinite(low) and np.isfinite(high)):
+            raise ValueError(f"{name} must contain only finite values")
+        if low < lo or high > hi:
+            bad = low if low < lo else high
+            raise ValueError(f"{name} entries must be in {_interval(lo, hi, False, False)}; "
+                             f"got {_fmt(float(bad))}")
     return arr
 
 

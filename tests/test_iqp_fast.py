@@ -71,11 +71,10 @@ def test_structured_phases_and_gradient_equal_the_definition_and_the_dense_path(
     for model in (fast, dense):
         assert np.max(np.abs(model.phases(theta) - ref)) <= EXACT * np.max(np.abs(ref))
         assert np.max(np.abs(model.grad(R) - ref_grad)) <= EXACT * np.max(np.abs(ref_grad))
-    # block by block, as mmd2 computes them, with the bound mmd2 relies on
+    # block by block, as mmd2 computes them
     fast.set_theta(theta)
     blocks = np.vstack([fast.rows(a, min(a + 17, 70)) for a in range(0, 70, 17)])
     assert np.max(np.abs(blocks - ref)) <= EXACT * np.max(np.abs(ref))
-    assert np.all(np.abs(ref).max(axis=1) <= fast.bound + 1e-12)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -124,9 +123,6 @@ def test_single_precision_trig_stays_within_its_stated_error():
         assert c.dtype == s.dtype == np.float32
         assert np.max(np.abs(c - np.cos(phi))) <= EPS
         assert np.max(np.abs(s - np.sin(phi))) <= EPS
-        # a bound that is too large only costs the reduction; the values are the same
-        c2, _ = _mmd._cos_sin(phi.copy(), single=True, bound=1e9)
-        assert np.max(np.abs(c2 - np.cos(phi))) <= EPS
 
 
 @pytest.mark.parametrize(("n", "spread", "bandwidth"),
@@ -150,6 +146,38 @@ def test_single_precision_loss_and_gradient_against_double(n, spread, bandwidth)
     assert np.max(np.abs(g32 - g64)) <= GRAD_TOL + 1e-6 * np.max(np.abs(g64))
     # both far below the estimator's own sampling error ~ 1/sqrt(n_samples)
     assert LOSS_TOL < 0.01 / np.sqrt(1000)
+
+
+@pytest.mark.parametrize("max_weight", [2, 3])
+def test_dense_single_precision_within_the_rounding_bounds_of_its_products(max_weight,
+                                                                             monkeypatch):
+    """Past SINGLE_PRECISION_ABOVE the dense path forms phases and gradient with
+    single-precision products; against double they stay within the standard rounding bounds
+    (gamma_k = k u / (1 - k u), u = 2^-24; derived here): the phase sums m terms of the
+    rounded angles times signs, the gradient sums N terms of R Sigma, then L terms over the
+    operators."""
+    n, L, N = (12, 300, 200) if max_weight == 2 else (7, 200, 150)
+    rng = np.random.default_rng(17 + max_weight)
+    gates = random_gate_set(n, rng) if max_weight == 2 else iqp.local_gates(n, 3)
+    gs = GateSet(gates, n)
+    theta = rng.uniform(-np.pi, np.pi, gs.m)
+    ops, Z = draws(n, L, N, 0.4, rng)
+    R = rng.standard_normal((L, N))
+    weight = rng.integers(1, 4, L).astype(np.float64)
+    double = _phases.phase_model(gs, ops, Z, "dense")
+    monkeypatch.setattr(_phases, "SINGLE_PRECISION_ABOVE", 0)
+    single = _phases.phase_model(gs, ops, Z, "dense")
+    assert (single.dtype, double.dtype) == (np.float32, np.float64)
+    u = 2.0**-24
+
+    def gamma(k):
+        return k * u / (1 - k * u)
+
+    S = definition_phases(theta, gates, ops, Z)[1]              # (L, m) 0/1
+    phase_bound = (gamma(gs.m) + 2 * u) * 2 * (S @ np.abs(theta))
+    assert np.all(np.abs(single.phases(theta) - double.phases(theta)) <= phase_bound[:, None])
+    grad_bound = 2 * (gamma(N) + gamma(L) + 4 * u) * ((np.abs(R).sum(axis=1) * weight) @ S)
+    assert np.all(np.abs(single.grad(R, weight) - double.grad(R, weight)) <= grad_bound)
 
 
 def test_estimated_landscape_slice_in_single_precision_against_double():

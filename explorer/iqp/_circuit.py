@@ -323,11 +323,6 @@ def _parities(X: np.ndarray, G: np.ndarray) -> np.ndarray:
     return np.fmod(counts, 2.0)
 
 
-def _anticommuting(ops: np.ndarray, G: np.ndarray) -> np.ndarray:
-    """S[a, j] = 1 when gate j anticommutes with Z_a, i.e. a.g_j is odd."""
-    return _parities(ops, G)
-
-
 def _gate_signs(Z: np.ndarray, G: np.ndarray) -> np.ndarray:
     """Sigma[s, j] = (-1)^{g_j . z_s}."""
     return 1.0 - 2.0 * _parities(Z, G)

@@ -273,8 +273,7 @@ def mmd2(theta, gates, data, sigma: float, *, n_ops: int, n_samples: int, rng=No
     for a0 in range(0, L_u, step):
         a1 = min(L_u, a0 + step)
         Phi, cb, sb = (b[:a1 - a0] for b in buffers)
-        c, sin = _cos_sin(model.rows(a0, a1, out=Phi), single, need_sin=grad,
-                          bound=float(model.bound[a0:a1].max()), out=(cb, sb))
+        c, sin = _cos_sin(model.rows(a0, a1, out=Phi), single, need_sin=grad, out=(cb, sb))
         m1[a0:a1], m2[a0:a1] = _moments(c)
         if grad:
             # dL/dPhi_as = sin Phi_as (u_a + v cos Phi_as), from sin 2Phi = 2 sin Phi cos Phi;
@@ -303,24 +302,21 @@ _REDUCE_ABOVE = 64.0
 SINGLE_TRIG_ERROR = 4.2e-6
 
 
-def _cos_sin(Phi: np.ndarray, single: bool, need_sin: bool = True,
-             bound: float | None = None, out=None):
+def _cos_sin(Phi: np.ndarray, single: bool, need_sin: bool = True, out=None):
     """cos Phi and (if asked) sin Phi, in double or in single precision (overwrites Phi).
 
     Single precision keeps the absolute error below ``SINGLE_TRIG_ERROR``: rounding a phase
     to single loses |Phi| 2^-24, so phases beyond ``_REDUCE_ABOVE`` are first brought into
-    [-pi, pi] in double (derived here; three extra passes, only when needed). ``bound``: a known
-    upper bound of |Phi| (the phase model's), which spares a pass to find the largest.
+    [-pi, pi] in double (derived here; three extra passes, only when needed); whether any is
+    that large is read from the single copy (half the bytes of the double; rounding cannot
+    move a phase across the threshold by much).
     ``out``: two arrays of Phi's shape in the result's precision to write cos and sin to.
     """
     dt = np.float32 if single else np.float64
     c, s = out if out is not None else (np.empty(Phi.shape, dt), np.empty(Phi.shape, dt))
     if single:
         np.copyto(c, Phi, casting="same_kind")
-        # the largest phase, if the bound does not settle it, from the single copy (half
-        # the bytes of the double; rounding cannot move it across the threshold by much)
-        if (bound is None or bound > _REDUCE_ABOVE) and c.size and \
-                max(c.max(), -c.min()) > _REDUCE_ABOVE:
+        if c.size and max(c.max(), -c.min()) > _REDUCE_ABOVE:
             Phi *= 1.0 / (2.0 * math.pi)
             Phi -= np.rint(Phi)
             Phi *= 2.0 * math.pi

@@ -1,7 +1,7 @@
 r"""Phases Phi_a(z) = 2 sum_{j in S_a} theta_j s_j(z) for many operators and samples, and the
 gradient of sum_{a,s} R_as Phi_as, by two interchangeable methods chosen by cost.
 
-*dense*: S (operators x gates) and Sigma (samples x gates) as matrices, Phi = 2 (S o theta)
+*dense*: S (operators x gates) and Sigma (samples x gates) as matrices, Phi = S diag(2 theta)
 Sigma^T: two (L x m) x (m x N) products for the value and the gradient, whatever the gates.
 
 *structured* (gates of at most two qubits): with s = (-1)^z, single angles t_i and the
@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from scipy.sparse import _sparsetools
 
 from .._common import as_rng, check_int
-from ._circuit import GateSet, _anticommuting, _check_ops, _check_theta, _gate_signs
+from ._circuit import GateSet, _check_ops, _check_theta, _parities
 
 __all__ = ["SINGLE_PRECISION_ABOVE", "expval", "phase_model"]
 
@@ -38,7 +38,13 @@ SINGLE_PRECISION_ABOVE = 2e9
 
 
 class _Dense:
-    """Any gate set: explicit anticommutation and sign matrices."""
+    """Any gate set: explicit anticommutation and sign matrices.
+
+    Both are kept gates-major, S^T (m x L) and Sigma^T (m x N): each gate's row is then
+    contiguous, so the gradient's sum over operators, sum_a S_ak (R Sigma)_ak, is a dot
+    product along rows (several times faster than the same sum down the columns of an
+    L x m array), and for one- and two-qubit gates the rows are gathers of whole rows.
+    """
 
     def __init__(self, gs, ops, Z):
         # Past ~10^9 multiply-adds the two products dominate; single precision halves them.
@@ -46,28 +52,31 @@ class _Dense:
         # orders of magnitude below the estimator's own sampling error ~ 1/sqrt(n_samples).
         size = ops.shape[0] * gs.m * Z.shape[0]
         self.dtype = dt = np.float32 if size > SINGLE_PRECISION_ABOVE else np.float64
+        self.L = ops.shape[0]
         if gs.max_weight <= 2:
-            # For one- and two-qubit gates the parities are column XORs and sign products,
-            # much cheaper than the (L x n) x (n x m) products of the general case.
+            # For one- and two-qubit gates the parities are XORs and sign products of rows,
+            # much cheaper than the (m x n) x (n x L) products of the general case.
             first = gs.first
-            other = np.where(gs.weight == 2, gs.last, -1)   # -1: a column of zeros / of ones
-            ops_pad = np.concatenate([ops, np.zeros((ops.shape[0], 1), ops.dtype)], axis=1)
-            self.S = (ops_pad[:, first] ^ ops_pad[:, other]).astype(dt)
-            spins = np.concatenate([1 - 2 * Z.astype(np.int8),
-                                    np.ones((Z.shape[0], 1), np.int8)], axis=1)
-            self.Sigma = (spins[:, first] * spins[:, other]).astype(dt)
+            other = np.where(gs.weight == 2, gs.last, -1)   # -1: a row of zeros / of ones
+            opsT = np.zeros((ops.shape[1] + 1, ops.shape[0]), np.uint8)
+            opsT[:-1] = ops.T
+            ST = opsT[first]
+            ST ^= opsT[other]
+            spinsT = np.ones((Z.shape[1] + 1, Z.shape[0]), np.int8)
+            spinsT[:-1] -= 2 * Z.T
+            SigmaT = spinsT[first]
+            SigmaT *= spinsT[other]
+            self.ST, self.SigmaT = ST.astype(dt), SigmaT.astype(dt)
         else:
             G = gs.dense()
-            self.S = _anticommuting(ops, G).astype(dt)      # (L, m)
-            self.Sigma = _gate_signs(Z, G).astype(dt)       # (N, m)
+            self.ST = _parities(G, ops).astype(dt)                  # (m, L)
+            self.SigmaT = (1.0 - 2.0 * _parities(G, Z)).astype(dt)  # (m, N)
 
     def set_theta(self, theta):
         # one product for all operators (thin blocks would run BLAS below its best), kept
-        # for ``rows`` to hand out block by block
-        St = self.S * theta.astype(self.dtype)
-        self._P = St @ self.Sigma.T
-        self._P *= 2.0
-        self.bound = 2.0 * (self.S @ np.abs(theta).astype(self.dtype))   # >= |Phi_a(z)|
+        # for ``rows`` to hand out block by block; the factor 2 rides on the angles
+        St = self.ST * (2.0 * theta).astype(self.dtype)[:, None]
+        self._P = St.T @ self.SigmaT
 
     def rows(self, a0, a1, out=None):
         """Phases of operators a0 .. a1 - 1 at the angles of the last ``set_theta``
@@ -79,29 +88,36 @@ class _Dense:
 
     def phases(self, theta):
         self.set_theta(theta)
-        return self.rows(0, self.S.shape[0])
+        return self.rows(0, self.L)
 
     def grad(self, R, weight=None):
         """d/dtheta of sum_{a,s} weight_a R_as Phi_as (weight: one per operator, default 1)."""
         R = R.astype(self.dtype)
         if weight is not None:
             R *= weight.astype(self.dtype)[:, None]
-        RS = R @ self.Sigma
-        return 2.0 * np.einsum("am,am->m", self.S, RS, dtype=np.float64)
+        RST = self.SigmaT @ R.T                         # (m, L): (R Sigma)^T
+        g = np.einsum("ka,ka->k", self.ST, RST)
+        return 2.0 * g.astype(np.float64)
 
 
 class _PairStructure(NamedTuple):
-    """Index arrays of the one- and two-qubit gates of a gate set (built once per set)."""
+    """Index arrays of the one- and two-qubit gates of a gate set (built once per set).
+
+    Keys are flat indices into an n x (n + 1) matrix: pair (i, j) at column j of row i,
+    qubit i's own term in the last column (see ``_Structured``)."""
 
     single_gate: np.ndarray     # gates of weight 1
     single_qubit: np.ndarray    # ... and their qubit
+    single_key: np.ndarray      # ... as i * (n + 1) + n
     pair_gate: np.ndarray       # gates of weight 2
-    key: np.ndarray             # ... as i * n + j with i < j (flat index into an n x n matrix)
-    key_t: np.ndarray           # ... as j * n + i
+    key: np.ndarray             # ... as i * (n + 1) + j with i < j
+    key_t: np.ndarray           # ... as j * (n + 1) + i
     key_order: np.ndarray       # argsort of key (repeated generators are adjacent)
     sorted_key: np.ndarray      # key[key_order]
-    sym_key: np.ndarray         # concatenate([key, key_t]): one bincount fills symmetric Theta
+    sym_key: np.ndarray         # [key, key_t, single_key]: one bincount fills [Theta | t]
     distinct: bool              # no pair repeated: Theta can be filled by assignment
+    single_at: np.ndarray | slice   # single_gate, or the same as a slice when it is a run
+    pair_at: np.ndarray | slice     # pair_gate, likewise (local_gates: singles, then pairs)
 
 
 def _pair_structure(gs) -> _PairStructure:
@@ -109,15 +125,26 @@ def _pair_structure(gs) -> _PairStructure:
     if st is None:
         n = gs.n
         single_gate = np.flatnonzero(gs.weight == 1)
+        single_qubit = gs.first[single_gate]
+        single_key = single_qubit * (n + 1) + n
         pair_gate = np.flatnonzero(gs.weight == 2)
         pi, pj = gs.first[pair_gate], gs.last[pair_gate]
-        key, key_t = pi * n + pj, pj * n + pi
+        key, key_t = pi * (n + 1) + pj, pj * (n + 1) + pi
         order = np.argsort(key, kind="stable")
-        st = _PairStructure(single_gate, gs.first[single_gate], pair_gate, key, key_t, order,
-                            key[order], np.concatenate([key, key_t]),
-                            bool(np.all(np.diff(key[order]) > 0)))
+        st = _PairStructure(single_gate, single_qubit, single_key, pair_gate, key, key_t,
+                            order, key[order], np.concatenate([key, key_t, single_key]),
+                            bool(np.all(np.diff(key[order]) > 0)),
+                            _as_run(single_gate), _as_run(pair_gate))
         gs.cache["pairs"] = st
     return st
+
+
+def _as_run(index: np.ndarray) -> np.ndarray | slice:
+    """``index`` as a slice when it is a run of consecutive integers: indexing with it is
+    then a view, where an index array gathers or scatters (half a million gates at n = 1000)."""
+    if index.size and index[-1] - index[0] == index.size - 1:    # sorted and distinct
+        return slice(int(index[0]), int(index[-1]) + 1)
+    return index
 
 
 class _Structured:
@@ -134,6 +161,10 @@ class _Structured:
     and, per in-support pair, sum_s R_as SS_us. Pairs that are not gates carry no angle and
     no derivative and are left out, so nearest-neighbour gate sets pay for their own pairs.
 
+    Both products run on [s; 1], s with a row of ones under it: [Theta | t] [s; 1] =
+    Theta s + t, and (C o s) [s; 1]^T carries sum_s C_is s_is, the single-qubit derivative,
+    in its last column; each saves a pass over an n x N array (n = 1000: 10^6 entries).
+
     The signs SS are kept in int8 (exact for +-1, one byte per entry). A double copy,
     stacked under W, serves every block of operators while it is small or pairs repeat
     across operators; otherwise each block expands its own rows: fresh (pairs x samples)
@@ -147,7 +178,7 @@ class _Structured:
         self.n, self.m, self.L, self.st = n, gs.m, L, st
         rows, cols = _support(ops) if support is None else support
         pa, pi, pj = _support_pairs(ops, rows, cols)
-        ukey, up = np.unique(pi * n + pj, return_inverse=True)
+        ukey, up = np.unique(pi * (n + 1) + pj, return_inverse=True)
         # Keep the in-support pairs that are gates; a repeated generator maps one pair to
         # several gates (the run [lo, hi) of the sorted gate keys).
         lo = np.searchsorted(st.sorted_key, ukey, "left")
@@ -162,10 +193,12 @@ class _Structured:
         order = np.argsort(pa, kind="stable")            # pair entries by operator
         self.pa, self.up = pa[order], up[order]
         self.pair_ptr = np.searchsorted(self.pa, np.arange(L + 1))
-        s8 = np.ascontiguousarray(Z.T, dtype=np.int8)    # (n, N) 0/1, then +-1 in place
-        s8 *= -2
-        s8 += 1
-        ui, uj = np.divmod(ukey, n)
+        # s = (-1)^z as (n + 1) x N with a last row of ones (see the class docstring)
+        s8 = np.ones((n + 1, Z.shape[0]), np.int8)
+        s8[:n] = Z.T
+        s8[:n] *= -2
+        s8[:n] += 1
+        ui, uj = np.divmod(ukey, n + 1)
         self.ss8 = s8[ui]
         self.ss8 *= s8[uj]
         # One double copy of the pair signs serves every block while it is small (up to
@@ -185,13 +218,12 @@ class _Structured:
             pair = order >= rows.size
             self.k_pair_pos, self.k_lin_pos = np.flatnonzero(pair), np.flatnonzero(~pair)
             self.k_pair_src = order[self.k_pair_pos] - rows.size
-        self.sT = s8.astype(np.float64)
+        self.s8, self.sT, self._s32 = s8, s8.astype(np.float64), None
         self.cols = cols.astype(np.int32)
         self.ptr = np.searchsorted(rows, np.arange(L + 1)).astype(np.int32)
         self.up32 = self.up.astype(np.int32)
         self.pair_ptr32 = self.pair_ptr.astype(np.int32)
         self.two = np.full(cols.size, 2.0)
-        self.rows_of = rows
         # the same patterns transposed, for the gradient's sums over operators
         by_qubit = np.argsort(cols, kind="stable")
         self.qubit_ops = rows[by_qubit].astype(np.int32)
@@ -201,40 +233,46 @@ class _Structured:
         self.pair_ops_ptr = np.searchsorted(self.up[by_pair],
                                             np.arange(ukey.size + 1)).astype(np.int32)
 
+    def _signs(self, dt):
+        """[s; 1] ((n + 1) x samples) in double or single precision (exact either way)."""
+        if dt == np.float64:
+            return self.sT
+        if self._s32 is None:
+            self._s32 = self.s8.astype(np.float32)
+        return self._s32
+
     def _angles(self, theta):
-        # Repeated generators add their angles (exp(i a Z) exp(i b Z) = exp(i (a + b) Z)):
-        # bincount sums duplicates, where an indexed assignment would keep only the last.
+        """[Theta | t], n x (n + 1): pair angles (symmetric, zero diagonal), single angles.
+
+        Repeated generators add their angles (exp(i a Z) exp(i b Z) = exp(i (a + b) Z)):
+        bincount sums duplicates, where an indexed assignment would keep only the last."""
         n, st = self.n, self.st
-        t = np.bincount(st.single_qubit, weights=theta[st.single_gate], minlength=n)
-        pair = theta[st.pair_gate]
+        pair, single = theta[st.pair_at], theta[st.single_at]
         if not st.distinct:
-            Theta = np.bincount(st.sym_key, weights=np.concatenate([pair, pair]),
-                                minlength=n * n)
-            return t, Theta.reshape(n, n)
-        Theta = np.zeros(n * n)                  # two scatters: half a bincount's time
+            Theta = np.bincount(st.sym_key, weights=np.concatenate([pair, pair, single]),
+                                minlength=n * (n + 1))
+            return Theta.reshape(n, n + 1)
+        Theta = np.zeros(n * (n + 1))            # two scatters: half a bincount's time
         Theta[st.key] = pair
         Theta[st.key_t] = pair
-        return t, Theta.reshape(n, n)
+        Theta = Theta.reshape(n, n + 1)
+        Theta[:, n] = np.bincount(st.single_qubit, weights=single, minlength=n)
+        return Theta
 
     def set_theta(self, theta):
-        t, Theta = self._angles(theta)
+        Theta = self._angles(theta)
+        # t + Theta s as one product: the row of ones under s picks up t
         if self.B is None:
             W = _matmul(Theta, self.sT)
         else:
             W = _matmul(Theta, self.sT, out=self.B[:self.n])
-        W += t[:, None]
-        W *= self.sT
+        W *= self.sT[:self.n]
         self.W = W
         self.coef = -4.0 * Theta.reshape(-1)[self.ukey][self.up]   # per pair entry
         if self.B is not None:
             self.k_data = np.empty(self.k_indices.size)
             self.k_data[self.k_lin_pos] = 2.0
             self.k_data[self.k_pair_pos] = self.coef[self.k_pair_src]
-        # |Phi_a| <= 2 sum_{i in a} (|t_i| + sum_j |Theta_ij|): every gate that anticommutes
-        # with Z_a touches a qubit of a
-        per_qubit = np.abs(t) + np.abs(Theta).sum(axis=1)
-        self.bound = 2.0 * np.bincount(self.rows_of, weights=per_qubit[self.cols],
-                                       minlength=self.L)
 
     def rows(self, a0, a1, out=None):
         """Phases of operators a0 .. a1 - 1 at the angles of the last ``set_theta``
@@ -270,15 +308,20 @@ class _Structured:
         R = np.ascontiguousarray(R, dtype=dt)
         n, st, N = self.n, self.st, R.shape[1]
         weight = np.ones(self.L, dt) if weight is None else weight.astype(dt)
-        sT = self.sT.astype(dt, copy=False)
+        sT = self._signs(dt)
         SC = np.zeros((n, N), dt)                        # C = A^T R ...
         _csr_accumulate(self.qubit_ptr, self.qubit_ops, weight[self.qubit_ops], R, SC)
-        SC *= sT                                         # ... times s
-        g = np.zeros(self.m)
-        g[st.single_gate] = 2.0 * SC.sum(axis=1, dtype=np.float64)[st.single_qubit]
-        M1 = _matmul(sT, SC.T).T                         # (n, n): sum_s s_i C_i s_j
-        M1 += M1.T                                       # one gather instead of two
-        g[st.pair_gate] = 2.0 * M1.reshape(-1)[st.key]
+        SC *= sT[:n]                                     # ... times s
+        # n x (n + 1): M1_ij = sum_s C_i s_i s_j, and M1_in = sum_s C_i s_i (the row of
+        # ones), single qubit i's derivative over 2; a pair's is 2 (M1_ij + M1_ji). Two
+        # gathers (one of them strided) cost less than symmetrising all n^2 entries first.
+        M1 = _matmul(SC, sT.T).reshape(-1)
+        g = np.empty(self.m)                             # every gate is a single or a pair
+        g[st.single_at] = 2.0 * M1[st.single_key]
+        pair = M1[st.key]
+        pair += M1[st.key_t]
+        pair *= 2.0
+        g[st.pair_at] = pair
         U = self.ukey.size
         if U:
             # per in-support pair u: sum_s SS_us Y_us, Y_u = sum_{a contains u} R_a, a block
