@@ -24,10 +24,10 @@ from ._mmd import (
     _check_data,
     _cos_sin,
     _data_correlators,
+    _draw,
     _kernel_quadratic,
     _moments,
     empirical_distribution,
-    operator_probability,
     unbiased_shift,
 )
 from ._phases import phase_model
@@ -98,8 +98,7 @@ def loss_slice(theta0, directions, coords, gates, data, sigma: float, *, exact: 
     single = precision == "single" or (precision == "auto"
                                        and C.shape[0] * L * N >= SINGLE_TRIG_ABOVE)
     rng = as_rng(rng)
-    ops = (rng.random((L, n)) < operator_probability(sigma)).astype(np.uint8)
-    Z = rng.integers(0, 2, size=(N, n), dtype=np.uint8)
+    ops, Z = _draw(rng, L, N, n, sigma)
     t = _data_correlators(data, ops)
     model = phase_model(gs, ops, Z)
     P0 = model.phases(theta0)

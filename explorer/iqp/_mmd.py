@@ -250,8 +250,7 @@ def mmd2(theta, gates, data, sigma: float, *, n_ops: int, n_samples: int, rng=No
     if method == "structured" and gs.max_weight > 2:
         raise ValueError("method 'structured' needs gates of at most two qubits")
     single = precision == "single" or (precision == "auto" and L * N >= SINGLE_TRIG_ABOVE)
-    ops = (rng.random((L, n)) < operator_probability(sigma)).astype(np.uint8)
-    Z = rng.integers(0, 2, size=(N, n), dtype=np.uint8)
+    ops, Z = _draw(rng, L, N, n, sigma)
     # Equal operators have equal phases, moments, loss terms and rows of R: each distinct
     # one is computed once and weighted by its count (at mean weight 2 about half the draws
     # repeat one another: weight 0 and 1 have only 1 + n values).
@@ -288,6 +287,13 @@ def mmd2(theta, gates, data, sigma: float, *, n_ops: int, n_samples: int, rng=No
     g = model.grad(R, count)
     g *= v
     return value, g
+
+
+def _draw(rng: np.random.Generator, L: int, N: int, n: int, sigma: float):
+    """The estimator's draws: L operators a ~ P_sigma (0/1 rows), then N uniform bit strings
+    (in this order and with these calls, which benchmarks/report.py repeats for its peers)."""
+    ops = (rng.random((L, n)) < operator_probability(sigma)).view(np.uint8)
+    return ops, rng.integers(0, 2, size=(N, n), dtype=np.uint8)
 
 
 #: n_ops * n_samples from which ``precision="auto"`` takes single-precision cosines and sines.

@@ -312,6 +312,9 @@ class _Structured:
         SC = np.zeros((n, N), dt)                        # C = A^T R ...
         _csr_accumulate(self.qubit_ptr, self.qubit_ops, weight[self.qubit_ops], R, SC)
         SC *= sT[:n]                                     # ... times s
+        # The sparse pair sums first: after a product large enough for BLAS threads the
+        # workers spin for a while, and on a busy machine that slows what follows.
+        per_pair = self._pair_sums(R, weight)
         # n x (n + 1): M1_ij = sum_s C_i s_i s_j, and M1_in = sum_s C_i s_i (the row of
         # ones), single qubit i's derivative over 2; a pair's is 2 (M1_ij + M1_ji). Two
         # gathers (one of them strided) cost less than symmetrising all n^2 entries first.
@@ -322,24 +325,27 @@ class _Structured:
         pair += M1[st.key_t]
         pair *= 2.0
         g[st.pair_at] = pair
-        U = self.ukey.size
-        if U:
-            # per in-support pair u: sum_s SS_us Y_us, Y_u = sum_{a contains u} R_a, a block
-            # of pairs at a time in buffers that stay in cache
-            per_pair = np.empty(U)
-            step = max(1, BLOCK_ENTRIES // N)
-            Y, SS = np.empty((min(step, U), N), dt), np.empty((min(step, U), N), dt)
-            w_pair, ptr = weight[self.pair_ops], self.pair_ops_ptr
-            for u0 in range(0, U, step):
-                u1 = min(U, u0 + step)
-                Yb, SSb = Y[:u1 - u0], SS[:u1 - u0]
-                Yb.fill(0.0)
-                _csr_accumulate(ptr[u0:u1 + 1] - ptr[u0], self.pair_ops[ptr[u0]:],
-                                w_pair[ptr[u0]:], R, Yb)
-                np.copyto(SSb, self.ss8[u0:u1])
-                per_pair[u0:u1] = np.einsum("us,us->u", SSb, Yb)
+        if per_pair.size:
             g[self.u_gates] -= 4.0 * per_pair[self.u_rep]
         return g
+
+    def _pair_sums(self, R, weight):
+        """Per in-support pair u: sum_s SS_us Y_us with Y_u = sum_{a contains u} weight_a R_a,
+        a block of pairs at a time in buffers that stay in cache."""
+        U, N, dt = self.ukey.size, R.shape[1], R.dtype
+        per_pair = np.empty(U)
+        step = max(1, BLOCK_ENTRIES // N)
+        Y, SS = np.empty((min(step, U), N), dt), np.empty((min(step, U), N), dt)
+        w_pair, ptr = weight[self.pair_ops], self.pair_ops_ptr
+        for u0 in range(0, U, step):
+            u1 = min(U, u0 + step)
+            Yb, SSb = Y[:u1 - u0], SS[:u1 - u0]
+            Yb.fill(0.0)
+            _csr_accumulate(ptr[u0:u1 + 1] - ptr[u0], self.pair_ops[ptr[u0]:],
+                            w_pair[ptr[u0]:], R, Yb)
+            np.copyto(SSb, self.ss8[u0:u1])
+            per_pair[u0:u1] = np.einsum("us,us->u", SSb, Yb)
+        return per_pair
 
 
 #: Entries per block of the blocked passes (512 kB in double): they stay in cache and their
