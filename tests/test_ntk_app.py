@@ -52,6 +52,42 @@ def test_t_hat_moves_with_R(app):
     assert seen[0] < seen[1] < seen[2]
 
 
+def test_curves_are_the_straightforward_backend_computation(app):
+    """The factored risk model's curves, oracle and KRR against the module functions called
+    directly for both starts: the same numbers, bit for bit."""
+    app.set_state({"source": "polynomial", "beta": 2.5, "R": 1.7, "R_random": 9.0,
+                   "sigma": 0.4, "alpha": 1.0})
+    s = app.state
+    lam = ntk.spectrum("polynomial", s["n"], beta=s["beta"])
+    unit = ntk.target_coefficients(lam, r=s["r"], R=1.0,
+                                   rng=np.random.default_rng([s["seed"], 0]))
+    step = ntk.step_size(lam, s["alpha"])
+    c = app.result.curves
+    for which, dist in (("pretrained", s["R"]), ("random", s["R_random"])):
+        want = ntk.risk_curve(lam, unit * dist, s["sigma"], c.t, alpha=step)
+        for got, ref in zip(c.curves[which], want, strict=True):
+            np.testing.assert_array_equal(got, ref)
+        assert c.oracle[which] == ntk.oracle_time(lam, unit * dist, s["sigma"], alpha=step)
+        assert c.stopping[which] == ntk.stopping_time(lam, dist, s["sigma"], alpha=step)
+    assert c.krr == ntk.krr_equivalent(lam, unit * s["R"], s["sigma"], alpha=step)
+    assert c.beta_hat == ntk.decay_exponent(lam)
+
+
+def test_a_change_of_R_recomputes_and_redraws_only_the_pretrained_start(app):
+    app.set_state({"source": "polynomial", "R": 1.0})
+    spectrum_view = app.artists["spectrum"].eig.get_ydata()
+    drawn = []
+    app._blit_figure = lambda name, overlay_only=True: drawn.append(name)
+    app.graph.seconds.clear()
+    try:
+        app.controls["R"].value = 2.35
+    finally:
+        del app._blit_figure
+    assert app.last_error is None
+    assert set(app.graph.seconds) == {"pretrained", "curves"}     # the factored risk is kept
+    assert drawn == ["risk"] and app.artists["spectrum"].eig.get_ydata() is spectrum_view
+
+
 def test_attention_spectrum_and_task_vectors(app):
     app.apply_preset("attention eNTK")
     ak = ntk.attention_kernel(ntk_app.ATTENTION_N, blocks=("q", "k", "v", "w"),

@@ -292,3 +292,68 @@ def test_bad_inputs_and_step_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ntk.risk_curve(lam, coef, 1.0, np.r_[0, np.geomspace(1, 1e12, 50)])
+
+
+@pytest.mark.parametrize("relative", [0.5, 1.0, 1.5, 2.3])
+@pytest.mark.parametrize("kind", ["polynomial", "spiked", "finite_rank"])
+def test_factored_risk_gives_the_module_functions_numbers_bit_for_bit(kind, relative):
+    """risk_fn factors the shrink factors once; each call must be exactly the straightforward
+    computation (same operations, same order), including divergent and oscillating steps."""
+    rng = np.random.default_rng(int(relative * 10))
+    for n in (7, 300):
+        lam = ntk.spectrum(kind, n, beta=rng.uniform(1.2, 3.0))
+        alpha = ntk.step_size(lam, relative)
+        t = np.r_[0.0, np.unique(np.round(np.geomspace(1, 1e8, 97)))]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # the step warning, when > 1
+            fn = ntk.risk_fn(lam, t, alpha=alpha)
+            for R, sigma in ((0.0, 0.5), (1.0, 0.0), (3.7, 0.8)):
+                coef = ntk.target_coefficients(lam, R=R, rng=rng)
+                for got, want in zip(fn(coef, sigma), ntk.risk_curve(lam, coef, sigma, t,
+                                                                     alpha=alpha), strict=True):
+                    np.testing.assert_array_equal(got, want)
+                assert fn.oracle_time(coef, sigma) == ntk.oracle_time(lam, coef, sigma,
+                                                                      alpha=alpha)
+                assert fn.krr_equivalent(coef, sigma) == ntk.krr_equivalent(lam, coef, sigma,
+                                                                            alpha=alpha)
+    assert fn.alpha == alpha and np.array_equal(fn.t, t)
+    with pytest.raises(ValueError, match="coef must have one entry per eigenvalue"):
+        fn(np.ones(3), 1.0)
+    with pytest.raises(ValueError, match=r"sigma must be in \[0, inf\)"):
+        fn.oracle_time(coef, -1.0)
+
+
+def test_factored_risk_warns_about_the_step_once_when_built():
+    lam = ntk.spectrum("polynomial", 50)
+    with pytest.warns(RuntimeWarning, match="oscillates"):
+        fn = ntk.risk_fn(lam, [0, 1, 2], alpha=ntk.step_size(lam, 1.5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fn(np.ones(50) * 0.01, 1.0)
+
+
+def test_symmetry_check_is_allclose_of_k_and_its_transpose():
+    """The tiled check against np.allclose(K, K.T) itself, on matrices perturbed right at the
+    tolerance, across tile boundaries."""
+    from explorer.ntk._kernel import _TILE, _is_symmetric
+
+    rng = np.random.default_rng(14)
+    for n in (1, 3, _TILE - 1, _TILE, _TILE + 3):
+        for trial in range(12):
+            J = rng.standard_normal((n, n)) * 10.0 ** rng.integers(-4, 5)
+            K = J @ J.T if trial % 2 else J + J.T
+            atol = 1e-12 * max(np.abs(K).max(), 1e-300)
+            i, j = rng.integers(0, n, 2)
+            K[i, j] += (abs(K[i, j]) * 1e-10 + atol) * rng.choice([0.5, 0.999999, 1.000001, 2])
+            assert _is_symmetric(K, 1e-10, atol) == np.allclose(K, K.T, rtol=1e-10, atol=atol)
+
+
+def test_predictor_eigenvalues_and_coefficients_are_in_descending_order():
+    lam = np.array([0.3, 2.0, 0.7, 1.1])
+    n = lam.size
+    y, f0 = np.array([1.0, -2.0, 3.0, 0.5]), np.zeros(n)
+    predict = ntk.predict_fn(np.diag(lam) * n, y, f0)     # U is the identity up to order
+    order = np.argsort(lam)[::-1]
+    np.testing.assert_allclose(predict.eigenvalues, lam[order], rtol=EXACT)
+    np.testing.assert_allclose(np.abs(predict.coefficients), np.abs(y[order]) / np.sqrt(n),
+                               rtol=EXACT)

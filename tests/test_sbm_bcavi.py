@@ -430,3 +430,29 @@ def test_joint_refits_are_the_m_step_of_the_previous_sweep(graph):
         p_ref, q_ref = sbm.m_step(A, tr.iterates[max(k - 1, 0)])
         assert np.allclose(tr.extras["p_hat"][k], p_ref, rtol=1e-12, atol=0)
         assert np.allclose(tr.extras["q_hat"][k], q_ref, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize(("n", "p", "q", "seed"), [(4, 0.5, 0.3, 0), (10, 0.9, 0.8, 1),
+                                                   (200, 0.3, 0.1, 2), (300, 0.02, 1e-4, 3),
+                                                   (1000, 0.3, 0.1, 4)])
+def test_sample_graph_holds_exactly_the_drawn_pairs(n, p, q, seed):
+    """The assembled CSR (blocks as drawn, stacked, plus the transpose) against a dense matrix
+    filled pair by pair from the same three Bernoulli streams, decoded one index at a time."""
+    from explorer.sbm._sample import _bernoulli_positions
+
+    rng, m = np.random.default_rng(seed), n // 2
+    k0, k1 = (_bernoulli_positions(m * (m - 1) // 2, p, rng) for _ in range(2))
+    kb = _bernoulli_positions(m * m, q, rng)
+    D = np.zeros((n, n))
+    for k, shift in ((k0, 0), (k1, m)):
+        i, j = _triangular_pair(k)
+        D[i + shift, j + shift] = 1.0
+    D[kb % m, kb // m + m] = 1.0
+    D += D.T
+    A, _ = sbm.sample_graph(n, p, q, rng=np.random.default_rng(seed))
+    np.testing.assert_array_equal(A.toarray(), D)
+    B = A.copy()
+    B.sum_duplicates()
+    B.sort_indices()
+    assert np.array_equal(A.indices, B.indices) and np.array_equal(A.indptr, B.indptr)
+    assert A.indices.dtype == A.indptr.dtype == np.int32 and A.has_sorted_indices

@@ -197,3 +197,31 @@ def test_the_gap_sampler_draws_the_geometric_law():
         assert np.all(np.abs(freq - pmf) <= 4.5 * np.sqrt(pmf * (1 - pmf) / draws))
         se_mean = np.sqrt((1 - prob) / prob**2 / draws)
         assert abs(g.mean() - 1 / prob) <= 4.5 * se_mean
+
+
+def test_group_dynamics_is_the_straightforward_iteration_bit_for_bit():
+    """The buffered loop against the plain formula sigmoid(a (own - U) + b other) - 1/2."""
+    from explorer.sbm._population import constants
+    from explorer.sbm._starts import _gauss_legendre, _group_dynamics
+
+    rng = np.random.default_rng(15)
+    z, w = _gauss_legendre()
+    for n, p, q in ((20, 0.3, 0.1), (2000, 0.3, 0.1), (400, 0.8, 0.4), (60, 0.12, 0.1)):
+        m = n // 2
+        S0 = np.sqrt(m / 12) * rng.standard_normal((40, 2))
+        nodes, weights = 0.5 * z, np.broadcast_to(w / 2, (40, 2, z.size))
+        t, lam = constants(p, q)
+        a, b = 4 * t * (p - lam), 4 * t * (q - lam)
+        U, S = np.broadcast_to(nodes, weights.shape), S0
+        for sweep in range(200):
+            if sweep > 0:
+                S = m * np.einsum("dbg,dbg->db", U, weights)
+            new = 0.5 + 0.5 * np.tanh(0.5 * (a * (S[:, :, None] - U) + b * S[:, ::-1, None]))
+            new = new - 0.5
+            moved = np.max(np.abs(new - U))
+            U = new
+            if moved < 1e-12:
+                break
+        x, y = _group_dynamics(S0, nodes, weights, n, p, q, 200)
+        np.testing.assert_array_equal(x, 0.5 + np.sum(U[:, 0] * weights[:, 0], axis=-1))
+        np.testing.assert_array_equal(y, 0.5 + np.sum(U[:, 1] * weights[:, 1], axis=-1))

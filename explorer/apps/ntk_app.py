@@ -126,19 +126,44 @@ def target(spectrum, r, seed):
 T_GRID = np.r_[0.0, np.unique(np.round(np.geomspace(1, 1e8, 600)))]
 
 
-def curves(spectrum, target, R, R_random, sigma, alpha):
-    """Bias, variance and risk against t, T_hat and the oracle, for both starts; KRR."""
+def risk_model(spectrum, alpha):
+    """The risk of this spectrum at this step, factored once: the starts' curves, oracle
+    times and KRR below are then cheap functions of (coefficients, sigma)."""
     lam = spectrum.lam
-    step = ntk.step_size(lam, alpha)
-    out = SimpleNamespace(t=T_GRID, step=step, curves={}, stopping={}, oracle={})
-    for name, dist in (("pretrained", R), ("random", R_random)):
-        coef = target * dist
-        out.curves[name] = ntk.risk_curve(lam, coef, sigma, T_GRID, alpha=step)
-        out.stopping[name] = ntk.stopping_time(lam, dist, sigma, alpha=step)
-        out.oracle[name] = ntk.oracle_time(lam, coef, sigma, alpha=step)
-    out.krr = ntk.krr_equivalent(lam, target * R, sigma, alpha=step) if R > 0 else None
-    out.beta_hat = ntk.decay_exponent(lam)
-    return out
+    return ntk.risk_fn(lam, T_GRID, alpha=ntk.step_size(lam, alpha))
+
+
+def fit(spectrum) -> float:
+    """The fitted power-law decay of the eigenvalues."""
+    return ntk.decay_exponent(spectrum.lam)
+
+
+def _start(risk_model, coef, dist, sigma, krr):
+    lam, step = risk_model.eigenvalues, risk_model.alpha
+    return SimpleNamespace(
+        curve=risk_model(coef, sigma), stopping=ntk.stopping_time(lam, dist, sigma, alpha=step),
+        oracle=risk_model.oracle_time(coef, sigma),
+        krr=risk_model.krr_equivalent(coef, sigma) if krr and dist > 0 else None)
+
+
+def pretrained(risk_model, target, R, sigma):
+    """Risk curve, T_hat, oracle and KRR of the pretrained start (distance R)."""
+    return _start(risk_model, target * R, R, sigma, krr=True)
+
+
+def far_start(risk_model, target, R_random, sigma):
+    """The same for the start far from the target (distance R_random), without KRR."""
+    return _start(risk_model, target * R_random, R_random, sigma, krr=False)
+
+
+def curves(risk_model, pretrained, far_start, fit):
+    """Bias, variance and risk against t, T_hat and the oracle, for both starts; KRR."""
+    starts = {"pretrained": pretrained, "random": far_start}
+    return SimpleNamespace(t=T_GRID, step=risk_model.alpha,
+                           curves={k: v.curve for k, v in starts.items()},
+                           stopping={k: v.stopping for k, v in starts.items()},
+                           oracle={k: v.oracle for k, v in starts.items()},
+                           krr=pretrained.krr, beta_hat=fit)
 
 
 def task_model(seed):
@@ -164,7 +189,11 @@ def tasks(task_model, overlap, blocks, seed):
                                blocks=tuple(blocks.split(",")))
 
 
-STAGES = [Stage(f) for f in (attention, spectrum, target, curves, task_model, tasks)]
+#: The factored risk holds about (601 + 721) n floats: one kept (a step or spectrum change
+#: refactors it, a change of R or sigma reuses it).
+STAGES = [Stage(attention), Stage(spectrum), Stage(target), Stage(risk_model, cache=1),
+          Stage(fit), Stage(pretrained), Stage(far_start), Stage(curves), Stage(task_model),
+          Stage(tasks)]
 
 
 def rates(ctx, source, r, R, sigma, beta, gamma, rank, kappa, seed):
@@ -309,15 +338,15 @@ def build_spectrum(fig):
     return a
 
 
-def draw_spectrum(a, spectrum, curves, source):
+def draw_spectrum(a, spectrum, fit, source):
     lam = spectrum.lam
     i = np.arange(1, lam.size + 1)
     pos = lam > 0
     a.eig.set_data(i[pos], lam[pos])
     fit_i = np.array([2, max(lam.size // 2, 3)])
-    if np.isfinite(curves.beta_hat):
-        a.fit.set_data(fit_i, lam[1] * (fit_i / 2.0) ** (-curves.beta_hat))
-    a.fit.set_label(f"fit: β = {curves.beta_hat:.2f}")
+    if np.isfinite(fit):
+        a.fit.set_data(fit_i, lam[1] * (fit_i / 2.0) ** (-fit))
+    a.fit.set_label(f"fit: β = {fit:.2f}")
     a.ax.legend(fontsize="x-small")
     a.ax.set_xlim(0.8, lam.size * 1.2)
     a.ax.set_ylim(max(lam[pos].min(), lam[0] * 1e-12) / 2, lam[0] * 2)

@@ -11,7 +11,8 @@ residual f* - f0 and its RKHS norm R; the stopping time T_hat comes from the eig
 noise sigma and R. Symbols: ``lam`` the eigenvalues of K_n (descending), ``coef`` the residual
 coefficients u_i = (U^T (f* - f0)(X))_i / sqrt(n), ``alpha`` the step, ``t`` the number of steps.
 
-Modules: ``_kernel`` (spectra, risk curves, the closed-form predictor, stopping times, rates)
+Modules: ``_kernel`` (spectra, risk curves, the closed-form predictor, stopping times, rates),
+``_riskfn`` (the risk of one spectrum and step factored once, for live apps)
 and ``_attention`` (a single-head attention read-out with hand-written gradients, its empirical
 NTK and task vectors). Derivations: the project's reference/ntk.md.
 """
@@ -65,6 +66,7 @@ __all__ = [
 ]
 
 from ._attention import AttentionModel  # noqa: E402
+from ._riskfn import RiskFn, risk_fn  # noqa: E402
 from ._setups import (  # noqa: E402
     THETA0,
     AttentionKernel,
@@ -78,6 +80,8 @@ from ._setups import (  # noqa: E402
 from ._taskvectors import TaskVectors, task_vectors  # noqa: E402
 
 __all__ += [
+    "RiskFn",
+    "risk_fn",
     "THETA0",
     "AttentionKernel",
     "AttentionModel",

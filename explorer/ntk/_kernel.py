@@ -266,6 +266,49 @@ def _risk_parts(lam, coef, sigma, t, alpha, flow=False) -> RiskCurve:
     return RiskCurve(bias2, variance, bias2 + variance)
 
 
+#: Rows per block of the factored sums: a block (64 x n) stays in cache between its passes.
+_BLOCK_ROWS = 64
+
+
+class _Shrinkage:
+    """The parts of :func:`_risk_parts` that depend on the spectrum, step and times only.
+
+    ``s * s`` and the variance sum are kept, so the risk for any (coef, sigma) is one
+    multiply-and-sum pass, with the same floating-point operations in the same order as
+    :func:`_risk_parts` (bitwise the same values).
+    """
+
+    def __init__(self, lam, alpha, t, flow=False):
+        s = _shrink(lam, alpha, t, flow)
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.ss = s * s
+            self.v = np.sum((1.0 - s) ** 2, axis=-1)
+        self.n = lam.size
+
+    def parts(self, coef, sigma) -> RiskCurve:
+        with np.errstate(over="ignore", invalid="ignore"):
+            bias2 = _row_sums(self.ss.reshape(-1, self.n), coef, coef).reshape(self.v.shape)
+            variance = sigma**2 / self.n * self.v
+        return RiskCurve(bias2, variance, bias2 + variance)
+
+
+def _row_sums(M: np.ndarray, *weights: np.ndarray) -> np.ndarray:
+    """``np.sum(M * w1 * w2 ..., axis=-1)`` for M (rows, n), a cache-sized block at a time.
+
+    The products are taken left to right and each row is summed alone, as the direct
+    expression does: the same numbers, without (rows, n) temporaries.
+    """
+    out = np.empty(M.shape[0])
+    buf = np.empty((min(_BLOCK_ROWS, M.shape[0]), M.shape[1]))
+    for lo in range(0, M.shape[0], _BLOCK_ROWS):
+        b = buf[:min(_BLOCK_ROWS, M.shape[0] - lo)]
+        np.multiply(M[lo:lo + b.shape[0]], weights[0], out=b)
+        for w in weights[1:]:
+            b *= w
+        np.sum(b, axis=-1, out=out[lo:lo + b.shape[0]])
+    return out
+
+
 def risk_curve(lam, coef, sigma: float, t, *, alpha: float | None = None,
                flow: bool = False) -> RiskCurve:
     """Expected squared error of kernel gradient descent after t steps, split into its parts.
@@ -364,31 +407,37 @@ class PredictFn:
     """
 
     def __init__(self, K, y, f0, alpha, K_test, f0_test):
+        import scipy.linalg
+
         n = y.shape[0]
-        lam, U = np.linalg.eigh(K / n)
-        order = np.argsort(lam)[::-1]
-        self.eigenvalues = np.maximum(lam[order], 0.0)
-        self._U = U[:, order]
+        # K / n is a fresh array LAPACK may overwrite (no second n x n copy); K is finite.
+        lam, U = scipy.linalg.eigh(K / n, overwrite_a=True, check_finite=False,
+                                   driver=_EIGH_DRIVER)
+        # Kept in LAPACK's ascending order: reordering U to descending would copy n x n for
+        # nothing, since every product below is a sum over the modes.
+        self._lam = np.maximum(lam, 0.0)
+        self.eigenvalues = self._lam[::-1].copy()
+        self._U = U
         self.alpha = _check_alpha(alpha, self.eigenvalues)
         self._n = n
         self._y = y
-        self._c = self._U.T @ (y - f0)  # residual coefficients of the data, (n,)
+        self._c = U.T @ (y - f0)  # residual coefficients of the data, (n,), ascending modes
         self._test = None
         if K_test is not None:
-            self._test = (f0_test, (K_test @ self._U) / n)
+            self._test = (f0_test, (K_test @ U) / n)
         self._tol = 1e-12 * self.eigenvalues[0]
 
     @property
     def coefficients(self) -> np.ndarray:
-        """U^T (y - f0) / sqrt(n): the data residual in the eigenbasis."""
-        return self._c / np.sqrt(self._n)
+        """U^T (y - f0) / sqrt(n): the data residual in the eigenbasis (eigenvalues descending)."""
+        return (self._c / np.sqrt(self._n))[::-1]
 
     def __call__(self, t) -> Prediction:
         """``Prediction(train, test)`` at time t; ``test`` is None without a test kernel."""
         if not (isinstance(t, int | float | np.integer | np.floating) and t >= 0):
             raise ValueError(f"t must be a number of steps >= 0 (or inf); got {t!r:.40}")
         t = float(t)
-        lam, a = self.eigenvalues, self.alpha
+        lam, a = self._lam, self.alpha
         if math.isinf(t):
             s = np.where(lam > self._tol, 0.0, 1.0)
         else:
@@ -401,6 +450,32 @@ class PredictFn:
         # g(lam) = (1 - s) / lam, whose limit at lam = 0 is alpha t (zero weight at t = inf).
         g = np.where(big, (1.0 - s) / np.where(big, lam, 1.0), 0.0 if math.isinf(t) else a * t)
         return Prediction(f_train, f0_test + KU @ (g * self._c))
+
+
+#: LAPACK driver of the predictor's eigendecomposition (see benchmarks/bench_ntk.py).
+_EIGH_DRIVER = "evd"
+#: Tile of the symmetry check: two tiles of doubles stay in cache.
+_TILE = 256
+
+
+def _is_symmetric(K: np.ndarray, rtol: float, atol: float) -> bool:
+    """``np.allclose(K, K.T, rtol=rtol, atol=atol)`` for a finite square K, tile by tile.
+
+    allclose asks |K_ij - K_ji| <= atol + rtol |K_ji| at (i, j) and at (j, i), that is
+    |K_ij - K_ji| <= atol + rtol min(|K_ij|, |K_ji|) (rounding is monotone, so the two agree
+    exactly); checked once per pair, on the upper triangle's tiles, without the n x n
+    temporaries and the strided pass over K.T of the direct call.
+    """
+    n = K.shape[0]
+    for i in range(0, n, _TILE):
+        for j in range(i, n, _TILE):
+            a, b = K[i:i + _TILE, j:j + _TILE], K[j:j + _TILE, i:i + _TILE].T
+            limit = np.minimum(np.abs(a), np.abs(b))
+            limit *= rtol
+            limit += atol
+            if not np.all(np.abs(a - b) <= limit):
+                return False
+    return True
 
 
 def predict_fn(K, y, f0, *, alpha: float | None = None, K_test=None, f0_test=None) -> PredictFn:
@@ -438,7 +513,7 @@ def predict_fn(K, y, f0, *, alpha: float | None = None, K_test=None, f0_test=Non
     n = K.shape[0]
     if K.shape != (n, n):
         raise ValueError(f"K must be square; got shape {K.shape}")
-    if not np.allclose(K, K.T, rtol=1e-10, atol=1e-12 * max(np.abs(K).max(), 1e-300)):
+    if not _is_symmetric(K, 1e-10, 1e-12 * max(max(K.max(), -K.min()), 1e-300)):
         raise ValueError("K must be symmetric")
     y = check_array("y", y, shape=(n,))
     f0 = check_array("f0", f0, shape=(n,))
@@ -625,27 +700,48 @@ def oracle_time(lam, coef, sigma: float, *, alpha: float | None = None) -> int:
     coef = _check_coef(coef, lam.size)
     alpha = _check_alpha(alpha, lam)
     sigma = check_real("sigma", sigma, 0.0)
+    return _OracleSearch(lam, alpha)(coef, sigma)
 
-    def risk(t):
-        r = _risk_parts(lam, coef, sigma, np.asarray(t, dtype=float), alpha).risk
-        return np.where(np.isfinite(r), r, np.inf)
 
-    base = np.unique(np.r_[0, np.round(np.geomspace(1, 1e12, 400))])
-    oscillating = alpha * float(lam.max()) > 1.0
-    best_t, best_r = 0, math.inf
-    for parity in ((0, 1) if oscillating else (None,)):
-        # Along one parity every s_i keeps its sign, so the sign flips drop out and the
-        # risk is treated as unimodal there, as it is for alpha <= 1/lam_1.
-        grid = base if parity is None else np.unique(2 * np.floor((base - parity) / 2) + parity)
-        grid = grid[grid >= 0]
-        values = risk(grid)
-        j = int(np.argmin(values))
-        lo, hi = int(grid[max(j - 1, 0)]), int(grid[min(j + 1, grid.size - 1)])
-        t = _unimodal_argmin(risk, lo, hi, parity)
-        r = float(risk([t])[0])
-        if r < best_r or (r == best_r and t < best_t):
-            best_t, best_r = t, r
-    return best_t
+class _OracleSearch:
+    """:func:`oracle_time`'s search for one spectrum and step, its grids' factors kept.
+
+    A geometric grid brackets the minimum (per parity when the top modes oscillate), then a
+    ternary search over whole steps refines it. The grid risks come from a
+    :class:`_Shrinkage` (the same values as direct evaluation), so a second call with other
+    coefficients or noise skips the grid's exponentials.
+    """
+
+    def __init__(self, lam, alpha):
+        self.lam, self.alpha = lam, alpha
+        base = np.unique(np.r_[0, np.round(np.geomspace(1, 1e12, 400))])
+        oscillating = alpha * float(lam.max()) > 1.0
+        self.grids = []
+        for parity in ((0, 1) if oscillating else (None,)):
+            # Along one parity every s_i keeps its sign, so the sign flips drop out and the
+            # risk is treated as unimodal there, as it is for alpha <= 1/lam_1.
+            grid = base if parity is None else np.unique(2 * np.floor((base - parity) / 2)
+                                                         + parity)
+            grid = grid[grid >= 0]
+            self.grids.append((parity, grid, _Shrinkage(lam, alpha, grid)))
+
+    def __call__(self, coef, sigma) -> int:
+        lam, alpha = self.lam, self.alpha
+
+        def risk(t):
+            r = _risk_parts(lam, coef, sigma, np.asarray(t, dtype=float), alpha).risk
+            return np.where(np.isfinite(r), r, np.inf)
+
+        best_t, best_r = 0, math.inf
+        for parity, grid, shrinkage in self.grids:
+            values = shrinkage.parts(coef, sigma).risk
+            j = int(np.argmin(np.where(np.isfinite(values), values, np.inf)))
+            lo, hi = int(grid[max(j - 1, 0)]), int(grid[min(j + 1, grid.size - 1)])
+            t = _unimodal_argmin(risk, lo, hi, parity)
+            r = float(risk([t])[0])
+            if r < best_r or (r == best_r and t < best_t):
+                best_t, best_r = t, r
+        return best_t
 
 
 def _unimodal_argmin(risk, lo: int, hi: int, parity: int | None) -> int:
@@ -678,6 +774,11 @@ def krr_risk(lam, coef, sigma: float, lam_reg) -> np.ndarray:
     lam = _check_lam(lam)
     coef = _check_coef(coef, lam.size)
     sigma = check_real("sigma", sigma, 0.0)
+    return _krr_risk(lam, coef, sigma, lam_reg)
+
+
+def _krr_risk(lam, coef, sigma, lam_reg) -> np.ndarray:
+    """krr_risk without validation."""
     reg = np.asarray(lam_reg, dtype=float)[..., None]
     h = lam / (lam + reg)
     return np.sum((1 - h) ** 2 * coef**2, axis=-1) + sigma**2 / lam.size * np.sum(h * h, axis=-1)
@@ -688,14 +789,33 @@ def krr_equivalent(lam, coef, sigma: float, *, alpha: float | None = None) -> KR
     lam = _check_lam(lam)
     coef = _check_coef(coef, lam.size)
     alpha = _check_alpha(alpha, lam)
-    grid = np.geomspace(1e-14, 1e2, 321) * lam.max()
-    values = krr_risk(lam, coef, sigma, grid)
-    j = int(np.argmin(values))
-    lo, hi = np.log(grid[max(j - 1, 0)]), np.log(grid[min(j + 1, grid.size - 1)])
-    res = minimize_scalar(lambda z: float(krr_risk(lam, coef, sigma, math.exp(z))),
-                          bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
-    best = math.exp(res.x)
-    return KRR(best, 1.0 / (alpha * best), float(res.fun))
+    sigma = check_real("sigma", sigma, 0.0)
+    return _KRRSearch(lam)(coef, sigma, alpha)
+
+
+class _KRRSearch:
+    """:func:`krr_equivalent` for one spectrum, the filter terms of its penalty grid kept.
+
+    The grid risks are the same floating-point operations as :func:`krr_risk` (bitwise the
+    same values); a bounded scalar search then refines the best grid penalty.
+    """
+
+    def __init__(self, lam):
+        self.lam = lam
+        self.grid = np.geomspace(1e-14, 1e2, 321) * lam.max()
+        h = lam / (lam + self.grid[:, None])
+        self.miss = (1 - h) ** 2
+        self.hh = np.sum(h * h, axis=-1)
+
+    def __call__(self, coef, sigma, alpha) -> KRR:
+        lam, grid = self.lam, self.grid
+        values = _row_sums(self.miss, coef**2) + sigma**2 / lam.size * self.hh
+        j = int(np.argmin(values))
+        lo, hi = np.log(grid[max(j - 1, 0)]), np.log(grid[min(j + 1, grid.size - 1)])
+        res = minimize_scalar(lambda z: float(_krr_risk(lam, coef, sigma, math.exp(z))),
+                              bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
+        best = math.exp(res.x)
+        return KRR(best, 1.0 / (alpha * best), float(res.fun))
 
 
 # ---------------------------------------------------------------------------- rates in n

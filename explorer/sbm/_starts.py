@@ -147,12 +147,19 @@ def _group_dynamics(S, nodes, weights, n, p, q, max_iter):
     m = n // 2
     a, b = 4 * t * (p - lam), 4 * t * (q - lam)
     U = np.broadcast_to(nodes, weights.shape)              # u = psi - 1/2 per group
+    # Two buffers take turns holding the new and the previous sweep, and a third the change:
+    # the same operations as sigmoid(a (own - U) + b other) - 1/2 without fresh arrays.
+    buffers, diff = (np.empty(weights.shape), np.empty(weights.shape)), np.empty(weights.shape)
     for sweep in range(max_iter):
         if sweep > 0:
             S = m * np.einsum("dbg,dbg->db", U, weights)
         own, other = S[:, :, None], S[:, ::-1, None]
-        new = _sigmoid(a * (own - U) + b * other) - 0.5
-        moved = np.max(np.abs(new - U))
+        new = np.subtract(own, U, out=buffers[sweep % 2])
+        new *= a
+        new += b * other
+        _sigmoid(new, out=new)
+        new -= 0.5
+        moved = np.max(np.abs(np.subtract(new, U, out=diff), out=diff))
         U = new
         if moved < 1e-12:
             break
