@@ -85,15 +85,15 @@ def new_figure(figsize=(9, 5), dpi=72) -> Figure:
     """A figure built once and then updated in place.
 
     In a kernel it gets an ipympl canvas (a widget the app lays out itself, so it is never
-    auto-displayed twice); elsewhere (tests, CLI) a plain Agg figure with no pyplot state.
+    auto-displayed twice) that shows its first rendering with the page
+    (:class:`~explorer.apps._canvas.PageCanvas`); elsewhere (tests, CLI) a plain Agg figure
+    with no pyplot state.
     Constrained layout keeps titles, labels and legends inside at any size and font scale.
     """
     if kernel_io_loop() is not None:
-        import matplotlib.pyplot as plt
+        from ._canvas import page_figure  # ipympl only where there is a page
 
-        plt.switch_backend("module://ipympl.backend_nbagg")
-        with plt.ioff():
-            fig = plt.figure(figsize=figsize, dpi=dpi, layout="constrained")
+        fig = page_figure(figsize, dpi)
         fig.canvas.header_visible = False
         fig.canvas.footer_visible = False
         fig.canvas.resizable = False
@@ -225,12 +225,14 @@ def _decorations(fig: Figure) -> tuple:
     """Everything the static rendering shows: size, dpi, and each axes' place, texts, limits,
     ticks, scales and legend.
 
-    A rendering is reused for blitting only while this is unchanged.
+    A rendering is reused for blitting only while this is unchanged. Each axes' place is
+    read from its box in pixels: ``get_position`` would apply the aspect again and mark the
+    figure stale, as if it needed a new rendering.
     """
     parts: list = [tuple(fig.bbox.bounds), fig.dpi,
                    tuple((t.get_text(), t.get_fontsize()) for t in fig.texts)]
     for ax in fig.axes:
-        parts.append((ax.get_visible(), ax.axison, tuple(ax.get_position().bounds), _texts(ax),
+        parts.append((ax.get_visible(), ax.axison, tuple(ax.bbox.bounds), _texts(ax),
                       ax.get_xlim(), ax.get_ylim(), tuple(ax.xaxis.get_majorticklocs()),
                       tuple(ax.yaxis.get_majorticklocs())))
     return tuple(parts)

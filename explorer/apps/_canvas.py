@@ -1,0 +1,142 @@
+"""An ipympl canvas that is on the screen as soon as its page is.
+
+A Voila kernel runs its notebook before anyone asks for the page (a preheated pool), so no
+front-end is there to ask for pixels when the views are first drawn. Stock ipympl then
+renders nothing until the page connects, and each page's front-end asks for a full Agg
+draw of every figure (twice: once when it starts, once after the size handshake). With a
+class arriving at once, those draws queue on the kernels and the first canvas waits for
+them.
+
+:class:`PageCanvas` changes two things:
+
+* While no front-end has spoken, a draw renders at once and keeps the PNG in the canvas's
+  widget state (ipympl's ``_data_url``, which its front-end paints as soon as it has the
+  state). The first canvas then arrives with the widget state, with no kernel round trip.
+* A front-end asking for a draw while the Agg buffer already holds the figure as it is
+  (nothing changed since the last complete rendering) is sent that buffer, not a new
+  rendering.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from base64 import b64encode
+
+import numpy as np
+from ipympl.backend_nbagg import Canvas, FigureManager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+__all__ = ["PageCanvas", "page_figure", "png_data_url"]
+
+_numbers = itertools.count(1)
+
+
+def png_data_url(rgba: np.ndarray) -> str:
+    """An RGBA image as a ``data:image/png;base64,...`` URL (what an ``<img>`` can show).
+
+    Examples
+    --------
+    >>> png_data_url(np.zeros((1, 1, 4), np.uint8))[:22]
+    'data:image/png;base64,'
+    """
+    with io.BytesIO() as png:
+        Image.fromarray(np.asarray(rgba, np.uint8)).save(png, format="png")
+        return "data:image/png;base64," + b64encode(png.getvalue()).decode("ascii")
+
+
+class PageCanvas(Canvas):
+    """ipympl's canvas, painted into its widget state until a front-end connects."""
+
+    #: A front-end has sent a message: pixels go to it from now on.
+    front_end = False
+    #: ``(width, height, dpi)`` of the last complete rendering in the Agg buffer (a full
+    #: draw with the app's animated artists, or a blit); None after a save, which renders
+    #: into the same buffer at its own settings.
+    _complete = None
+    #: Renderings made for the widget state (the first canvas of a page), for tests.
+    n_paints = 0
+    #: Front-end draw requests answered from the buffer without rendering again.
+    n_reused = 0
+
+    def _render_key(self) -> tuple:
+        # what Agg's get_renderer keys its buffer by
+        return (*self.get_width_height(physical=True), self.figure.dpi)
+
+    def is_current(self) -> bool:
+        """The Agg buffer holds the figure as it is now (nothing to render again)."""
+        return (not self.figure.stale and self._complete is not None
+                and self._complete == self._render_key()
+                and getattr(self, "_lastKey", None) == self._render_key())
+
+    def _handle_message(self, object, content, buffers):
+        self.front_end = True
+        super()._handle_message(object, content, buffers)
+
+    def _render(self) -> None:
+        """A full Agg rendering, the app's ``draw_event`` callbacks (its animated artists)
+        included."""
+        FigureCanvasAgg.draw(self)
+        self._rendered()
+
+    def _rendered(self) -> None:
+        # Drawing marks artists stale on the way (a legend sets its offsets): the buffer now
+        # shows the figure as it is, so only a change from here on makes it stale again.
+        self.figure.stale = False
+        self._complete = self._render_key()
+
+    def draw(self):
+        # webagg's draw (render, then send to the page) with the rendering marked complete
+        self._png_is_old = True
+        try:
+            self._render()
+        finally:
+            self.manager.refresh_all()
+
+    def print_figure(self, *args, **kwargs):
+        # A save renders into this canvas's buffer at its own dpi, colours and box.
+        self._complete = None
+        try:
+            return super().print_figure(*args, **kwargs)
+        finally:
+            self._complete = None
+
+    def paint(self) -> None:
+        """Render (if out of date) and keep the PNG in the widget state."""
+        if not self.is_current():
+            self._render()
+            self.n_paints += 1
+        self._data_url = png_data_url(self.buffer_rgba())
+
+    def draw_idle(self, *args, **kwargs):
+        if self.front_end:
+            super().draw_idle(*args, **kwargs)
+        else:
+            self.paint()
+
+    def blit(self, bbox=None):
+        """After the app drew its animated artists over its kept rendering."""
+        self._rendered()
+        if self.front_end:
+            super().blit(bbox)
+        else:
+            self._data_url = png_data_url(self.buffer_rgba())
+
+    def handle_draw(self, event):
+        if self.is_current():
+            self.n_reused += 1
+            self._png_is_old = True        # send the buffer as it is
+            self.manager.refresh_all()
+        else:
+            super().handle_draw(event)
+
+
+def page_figure(figsize, dpi) -> Figure:
+    """A constrained-layout figure on a :class:`PageCanvas`, outside pyplot's registry (the
+    app owns it and keeps it as long as it lives)."""
+    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+    canvas = PageCanvas(fig)
+    FigureManager(canvas, next(_numbers))
+    return fig
