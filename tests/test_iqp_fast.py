@@ -2,7 +2,9 @@
 definition and the dense path, its gradient against finite differences, and every use of
 single precision against double, with bounds derived from SINGLE_TRIG_ERROR."""
 
+import pickle
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -33,9 +35,12 @@ def definition_phases(theta, gates, ops, Z):
     return 2.0 * (S * theta) @ Sigma.T, S, Sigma
 
 
-def random_gate_set(n, rng, *, singles=True, pairs=True):
+def random_gate_set(n, rng, *, singles=True, pairs=True, ordered=False):
     """A random subset of the one- and two-qubit gates, shuffled, some pairs written
-    (j, i), and a few generators repeated."""
+    (j, i), and a few generators repeated; or, ``ordered``, all of them as local_gates
+    lists them (the order the structured path indexes with boolean masks)."""
+    if ordered:
+        return iqp.local_gates(n)
     base = [g for g in iqp.local_gates(n) if (len(g) == 1 and singles) or
             (len(g) == 2 and pairs)]
     keep = [g for g in base if rng.random() < 0.7] or base[:1]
@@ -53,7 +58,7 @@ def draws(n, L, N, p, rng):
 
 
 CASES = [(7, 0.3, {}), (13, 0.15, {}), (30, 2 / 30, {}), (9, 0.4, {"pairs": False}),
-         (9, 0.4, {"singles": False}), (40, 1 / 3, {})]
+         (9, 0.4, {"singles": False}), (40, 1 / 3, {}), (11, 0.3, {"ordered": True})]
 
 
 @pytest.mark.parametrize(("n", "p", "kinds"), CASES)
@@ -285,3 +290,32 @@ def test_mmd2_equals_the_estimator_computed_operator_by_operator(method):
                            grad=True, method=method, precision="double")
     assert value == pytest.approx(ell.mean(), abs=1e-12)
     assert np.max(np.abs(grad - ref_grad)) <= EXACT * np.max(np.abs(ref_grad))
+
+
+def test_workspace_reuse_and_concurrent_calls_give_the_same_numbers():
+    """mmd2 keeps its scratch arrays on the GateSet from call to call: calls of different
+    sizes in a row, and calls from two threads at once (one of them then allocates afresh),
+    give exactly what a fresh gate set gives; a gate set with a workspace still pickles."""
+    n = 30
+    rng = np.random.default_rng(23)
+    gates = random_gate_set(n, rng)
+    theta = rng.uniform(-1, 1, len(gates))
+    data = (rng.random((60, n)) < 0.4).astype(np.uint8)
+    sigma = iqp.sigma_for_mean_weight(n, 2.0)
+    sizes = [(400, 300, 0), (900, 700, 1), (200, 100, 2), (900, 700, 3)]
+
+    def run(gs, L, N, seed):
+        return iqp.mmd2(theta, gs, data, sigma, n_ops=L, n_samples=N, rng=seed, grad=True)
+
+    expected = [run(GateSet(gates, n), *size) for size in sizes]
+    shared = GateSet(gates, n)
+    for size, (v, g) in zip(sizes, expected, strict=True):
+        v2, g2 = run(shared, *size)
+        assert v2 == v and np.array_equal(g2, g)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda size: run(shared, *size), sizes * 2))
+    for (v, g), (v2, g2) in zip(expected * 2, results, strict=True):
+        assert v2 == v and np.array_equal(g2, g)
+    copy = pickle.loads(pickle.dumps(shared))
+    v3, g3 = run(copy, *sizes[0])
+    assert v3 == expected[0][0] and np.array_equal(g3, expected[0][1])

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from .._common import as_rng, check_array, check_int, check_option, check_real
 from ._circuit import EXACT_MAX_N, GateSet, _check_theta, _gate_signs, exact_probs
-from ._phases import BLOCK_ENTRIES, _support, phase_model
+from ._phases import BLOCK_ENTRIES, _empty, _support, phase_model, workspace
 
 __all__ = ["BANDWIDTHS", "SINGLE_TRIG_ABOVE", "SINGLE_TRIG_ERROR", "bandwidth",
            "empirical_distribution", "mmd2", "mmd2_exact", "operator_probability",
@@ -250,7 +250,15 @@ def mmd2(theta, gates, data, sigma: float, *, n_ops: int, n_samples: int, rng=No
     if method == "structured" and gs.max_weight > 2:
         raise ValueError("method 'structured' needs gates of at most two qubits")
     single = precision == "single" or (precision == "auto" and L * N >= SINGLE_TRIG_ABOVE)
-    ops, Z = _draw(rng, L, N, n, sigma)
+    # the gate set's scratch arrays: train passes one GateSet for every step
+    with workspace(gs).hold() as ws:
+        return _estimate(theta, gs, data, sigma, L, N, rng, grad, method, single, ws)
+
+
+def _estimate(theta, gs, data, sigma, L, N, rng, grad, method, single, ws):
+    """mmd2 on validated arguments, its large temporaries from the workspace ``ws``."""
+    M, n = data.shape
+    ops, Z = _draw(rng, L, N, n, sigma, ws)
     # Equal operators have equal phases, moments, loss terms and rows of R: each distinct
     # one is computed once and weighted by its count (at mean weight 2 about half the draws
     # repeat one another: weight 0 and 1 have only 1 + n values).
@@ -258,17 +266,18 @@ def mmd2(theta, gates, data, sigma: float, *, n_ops: int, n_samples: int, rng=No
     L_u = ops.shape[0]
     support = _support(ops)
     t = _data_correlators(data, ops, support)
-    model = phase_model(gs, ops, Z, method, support)
+    model = phase_model(gs, ops, Z, method, support, ws)
     model.set_theta(theta)
     m1, m2 = np.empty(L_u), np.empty(L_u)
     dt = np.float32 if single else np.float64
-    R = np.empty((L_u, N), dt) if grad else None
+    R = _empty(ws, "R", (L_u, N), dt) if grad else None
     v = 2.0 / (N * (N - 1) * L)
     # Operators in blocks of about BLOCK_ENTRIES phases: every step from the phases to the
     # loss weights R is row by row, and buffers reused by every block stay in cache and
     # spare the page faults of fresh (L x N) temporaries (several ms at L = N = 1000).
     step = min(L_u, max(1, BLOCK_ENTRIES // N))
-    buffers = np.empty((step, N)), np.empty((step, N), dt), np.empty((step, N), dt)
+    buffers = (_empty(ws, "Phi", (step, N)), _empty(ws, "cos", (step, N), dt),
+               _empty(ws, "sin", (step, N), dt))
     for a0 in range(0, L_u, step):
         a1 = min(L_u, a0 + step)
         Phi, cb, sb = (b[:a1 - a0] for b in buffers)
@@ -289,10 +298,22 @@ def mmd2(theta, gates, data, sigma: float, *, n_ops: int, n_samples: int, rng=No
     return value, g
 
 
-def _draw(rng: np.random.Generator, L: int, N: int, n: int, sigma: float):
-    """The estimator's draws: L operators a ~ P_sigma (0/1 rows), then N uniform bit strings
-    (in this order and with these calls, which benchmarks/report.py repeats for its peers)."""
-    ops = (rng.random((L, n)) < operator_probability(sigma)).view(np.uint8)
+def _draw(rng: np.random.Generator, L: int, N: int, n: int, sigma: float, ws=None):
+    """The estimator's draws: L operators a ~ P_sigma (0/1 rows), then N uniform bit strings.
+
+    The same numbers as ``rng.random((L, n)) < p`` followed by ``rng.integers(0, 2, (N, n),
+    dtype=np.uint8)`` (benchmarks/report.py repeats those calls for its peers); the
+    uniforms come a block of rows at a time into one cache-sized buffer instead of an
+    L x n double array (8 MB at n = 1000, whose fresh pages cost more than the compares).
+    """
+    p = operator_probability(sigma)
+    ops = np.empty((L, n), np.uint8)
+    step = min(L, max(1, BLOCK_ENTRIES // n))
+    u = _empty(ws, "uniforms", (step, n))
+    for a0 in range(0, L, step):
+        a1 = min(L, a0 + step)
+        rng.random(out=u[:a1 - a0])
+        np.less(u[:a1 - a0], p, out=ops[a0:a1].view(np.bool_))
     return ops, rng.integers(0, 2, size=(N, n), dtype=np.uint8)
 
 
@@ -323,8 +344,11 @@ def _cos_sin(Phi: np.ndarray, single: bool, need_sin: bool = True, out=None):
     if single:
         np.copyto(c, Phi, casting="same_kind")
         if c.size and max(c.max(), -c.min()) > _REDUCE_ABOVE:
+            # the turns, rounded in double, land in c (integers, exact in single below
+            # 2^24): no fresh temporary, whose page faults cost more than these passes
             Phi *= 1.0 / (2.0 * math.pi)
-            Phi -= np.rint(Phi)
+            np.rint(Phi, out=c)
+            Phi -= c
             Phi *= 2.0 * math.pi
             np.copyto(c, Phi, casting="same_kind")
         Phi = c
