@@ -28,10 +28,11 @@ GRAD_TOL = 32 * EPS
 
 
 def definition_phases(theta, gates, ops, Z):
-    """Phi_a(z) = 2 sum_j [a.g_j odd] theta_j (-1)^(g_j.z), in integers then one product."""
-    G = iqp.gate_matrix(gates, ops.shape[1]).astype(np.int64)
-    S = (ops.astype(np.int64) @ G.T) % 2
-    Sigma = 1 - 2 * ((Z.astype(np.int64) @ G.T) % 2)
+    """Phi_a(z) = 2 sum_j [a.g_j odd] theta_j (-1)^(g_j.z): parities from products of 0/1
+    matrices (exact in double: the counts are at most n), then one product."""
+    G = iqp.gate_matrix(gates, ops.shape[1]).astype(np.float64)
+    S = (ops.astype(np.float64) @ G.T) % 2
+    Sigma = 1 - 2 * ((Z.astype(np.float64) @ G.T) % 2)
     return 2.0 * (S * theta) @ Sigma.T, S, Sigma
 
 
@@ -80,6 +81,38 @@ def test_structured_phases_and_gradient_equal_the_definition_and_the_dense_path(
     fast.set_theta(theta)
     blocks = np.vstack([fast.rows(a, min(a + 17, 70)) for a in range(0, 70, 17)])
     assert np.max(np.abs(blocks - ref)) <= EXACT * np.max(np.abs(ref))
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_structured_path_with_pair_signs_expanded_per_block(shared):
+    """Many in-support pairs times many samples: the pair signs are expanded block by block
+    (not stacked under W), and the gradient's per-pair sums copy the one operator's row
+    when no two operators share a pair (``shared=False``) or sum several (``True``)."""
+    n, N = 300, 4000
+    rng = np.random.default_rng(31 + shared)
+    gates = [(i,) for i in range(n)] + [(i, i + d) for d in (1, 2) for i in range(n - d)]
+    gates += [gates[k] for k in rng.choice(len(gates), 5, replace=False)]
+    gates = [gates[k] for k in rng.permutation(len(gates))]
+    gs = GateSet(gates, n)
+    theta = rng.uniform(-np.pi, np.pi, gs.m)
+    triples = 3 * rng.permutation(n // 3)[:90]
+    ops = np.zeros((90 + 30 * shared, n), np.uint8)
+    ops[np.arange(90)[:, None], triples[:, None] + np.arange(3)] = 1
+    if shared:                          # the first pair of 30 triples again, on its own
+        ops[90 + np.arange(30)[:, None], triples[:30, None] + np.arange(2)] = 1
+    Z = rng.integers(0, 2, size=(N, n), dtype=np.uint8)
+    ref, S, Sigma = definition_phases(theta, gates, ops, Z)
+    R = rng.standard_normal(ref.shape)
+    weight = rng.integers(1, 4, ops.shape[0]).astype(np.float64)
+    ref_grad = 2.0 * np.einsum("am,am->m", S, (weight[:, None] * R) @ Sigma)
+    model = _phases.phase_model(gs, ops, Z, "structured")
+    assert model.B is None and (model.pair_ops.size == model.ukey.size) != shared
+    model.set_theta(theta)
+    blocks = np.vstack([model.rows(a, min(a + 16, ops.shape[0]))
+                        for a in range(0, ops.shape[0], 16)])
+    assert np.max(np.abs(blocks - ref)) <= EXACT * np.max(np.abs(ref))
+    grad = model.grad(R, weight)
+    assert np.max(np.abs(grad - ref_grad)) <= EXACT * np.max(np.abs(ref_grad))
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -411,15 +411,24 @@ class _Structured:
         step = max(1, BLOCK_ENTRIES // N)
         Y = _empty(self.ws, "pair_Y", (min(step, U), N), dt)
         SS = _empty(self.ws, "pair_SS", (min(step, U), N), dt)
-        w_pair, ptr = weight[self.pair_ops], self.pair_ops_ptr
+        ptr, ops = self.pair_ops_ptr, self.pair_ops
+        # each pair inside one operator only (large n: supports rarely share a pair): Y_u
+        # is that operator's row, a plain copy, and its weight goes on the sum
+        alone = ops.size == U
+        w_pair = weight[ops]
         for u0 in range(0, U, step):
             u1 = min(U, u0 + step)
             Yb, SSb = Y[:u1 - u0], SS[:u1 - u0]
-            Yb.fill(0.0)
-            _csr_accumulate(ptr[u0:u1 + 1] - ptr[u0], self.pair_ops[ptr[u0]:],
-                            w_pair[ptr[u0]:], R, Yb)
+            if alone:
+                np.take(R, ops[u0:u1], axis=0, out=Yb)
+            else:
+                Yb.fill(0.0)
+                _csr_accumulate(ptr[u0:u1 + 1] - ptr[u0], ops[ptr[u0]:], w_pair[ptr[u0]:],
+                                R, Yb)
             np.copyto(SSb, self.ss8[u0:u1])
             per_pair[u0:u1] = np.einsum("us,us->u", SSb, Yb)
+        if alone:
+            per_pair *= w_pair
         return per_pair
 
 
@@ -547,7 +556,7 @@ def phase_model(gs, ops, Z, method: str = "auto", support=None, ws=None):
         return _Structured(gs, ops, Z, support, ws)
     L, m, N, n = ops.shape[0], gs.m, Z.shape[0], gs.n
     w = np.bincount(support[0], minlength=L).astype(np.float64)
-    n_pairs = int(np.count_nonzero(gs.weight == 2))
+    n_pairs = _pair_structure(gs).pair_gate.size
     entries = float(w.sum()) + min(float(np.sum(w * (w - 1) / 2)), float(L * n_pairs))
     # In units of one double BLAS multiply-add, measured on this project's 2-core machine:
     # each support entry or pair costs ~18 per sample over both directions (scipy's sparse
