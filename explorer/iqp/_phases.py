@@ -97,6 +97,8 @@ class _Dense:
     contiguous, so the gradient's sum over operators, sum_a S_ak (R Sigma)_ak, is a dot
     product along rows (several times faster than the same sum down the columns of an
     L x m array), and for one- and two-qubit gates the rows are gathers of whole rows.
+    S stays in bytes (0/1): the scaled copy for the phases and that dot product read it as
+    fast as a float copy, which would cost a pass and four times the memory.
     """
 
     def __init__(self, gs, ops, Z):
@@ -119,17 +121,17 @@ class _Dense:
             spinsT[:-1] -= 2 * Z.T
             SigmaT = spinsT[first]
             SigmaT *= spinsT[other]
-            self.ST, self.SigmaT = ST.astype(dt), SigmaT.astype(dt)
+            self.ST, self.SigmaT = ST, SigmaT.astype(dt)
         else:
             G = gs.dense()
-            self.ST = _parities(G, ops).astype(dt)                  # (m, L)
+            self.ST = _parities(G, ops).astype(np.uint8)            # (m, L)
             self.SigmaT = (1.0 - 2.0 * _parities(G, Z)).astype(dt)  # (m, N)
 
     def set_theta(self, theta):
         # one product for all operators (thin blocks would run BLAS below its best), kept
         # for ``rows`` to hand out block by block; the factor 2 rides on the angles
-        St = self.ST * (2.0 * theta).astype(self.dtype)[:, None]
-        self._P = St.T @ self.SigmaT
+        self._St = np.multiply(self.ST, (2.0 * theta).astype(self.dtype)[:, None])
+        self._P = self._St.T @ self.SigmaT
 
     def rows(self, a0, a1, out=None):
         """Phases of operators a0 .. a1 - 1 at the angles of the last ``set_theta``
@@ -148,7 +150,9 @@ class _Dense:
         R = R.astype(self.dtype)
         if weight is not None:
             R *= weight.astype(self.dtype)[:, None]
-        RST = self.SigmaT @ R.T                         # (m, L): (R Sigma)^T
+        # (m, L): (R Sigma)^T, into the scaled copy of S^T that the phases are done with
+        # (a fresh array this size, 45 MB at n = 150, faults in every page)
+        RST = np.matmul(self.SigmaT, R.T, out=getattr(self, "_St", None))
         g = np.einsum("ka,ka->k", self.ST, RST)
         return 2.0 * g.astype(np.float64)
 
