@@ -56,6 +56,10 @@ SESSIONS = [
      "Run rates"),
 ]
 
+#: Seconds a visitor looks at a change's result before making the next: a student moving
+#: a slider and reading the views, not a script firing changes back to back.
+THINK_S = 1.0
+
 #: Console errors that are not the app's: offline CDN links of Voila's template, and
 #: Voila 0.5's kernel-shutdown call without an XSRF token when a page is left.
 IGNORED = ("cdn.jsdelivr.net", "fonts.googleapis", "fonts.gstatic", "/voila/api/shutdown/")
@@ -104,7 +108,8 @@ FIRST_CANVAS = """(timeout) => new Promise(resolve => {
 })"""
 
 
-async def _session(browser, base: str, k: int, results: dict, deadline: float) -> None:
+async def _session(browser, base: str, k: int, results: dict, deadline: float,
+                   think_s: float) -> None:
     notebook, query, label, values, task = SESSIONS[k % len(SESSIONS)]
     page = await browser.new_page(viewport={"width": 1400, "height": 900})
     await page.add_init_script(INSTRUMENT)
@@ -143,6 +148,7 @@ async def _session(browser, base: str, k: int, results: dict, deadline: float) -
                 errors.append(f"{label}={value}: the canvas did not change within 20 s")
             else:
                 rec["latencies"].append(ms)
+            await asyncio.sleep(think_s)
         preset = page.locator(".widget-dropdown select").first
         options = await preset.locator("option").all_inner_texts()
         await preset.select_option(options[1])
@@ -180,7 +186,8 @@ async def _arrive(sessions: int, spread_s: float, timeout_s: float, session) -> 
     return results
 
 
-async def _run(base: str, sessions: int, spread_s: float, timeout_s: float) -> dict:
+async def _run(base: str, sessions: int, spread_s: float, timeout_s: float,
+               think_s: float) -> dict:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
@@ -188,7 +195,7 @@ async def _run(base: str, sessions: int, spread_s: float, timeout_s: float) -> d
             "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--no-first-run", "--disable-component-update", "--disable-sync"])
         results = await _arrive(sessions, spread_s, timeout_s, lambda k, results, deadline:
-                                _session(browser, base, k, results, deadline))
+                                _session(browser, base, k, results, deadline, think_s))
         await browser.close()
     return results
 
@@ -199,12 +206,14 @@ def class_pool(sessions: int) -> int:
 
 
 def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
-             pool: int = 0, clients: str = "browser") -> dict:
+             pool: int = 0, clients: str = "browser", think_s: float = THINK_S) -> dict:
     """Serve (``pool`` preheated kernels per app, warm before anyone arrives; 0: a fresh
     kernel per visitor), run ``sessions`` concurrent sessions, stop; return the measurements.
 
     ``clients``: "browser" (Chromium pages: slider changes, a preset, a background task) or
-    "light" (the same slider changes as kernel messages, without a browser)."""
+    "light" (the same slider changes as kernel messages, without a browser). ``think_s``:
+    how long a visitor looks at each change's result before the next (0: back to back, a
+    stress test rather than a class)."""
     if clients not in ("browser", "light"):
         raise ValueError(f"clients must be 'browser' or 'light', got {clients!r}")
     with explorer_server(ARTIFACTS / f"load_voila_{sessions}.log", "--pool",
@@ -214,7 +223,7 @@ def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
         idle = kernel_rss_mb(server.pid)
         cpu0 = cpu_snapshot(server.pid)
         results = run_in_thread((_run if clients == "browser" else _run_light)(
-            base, sessions, spread_s, timeout_s))
+            base, sessions, spread_s, timeout_s, think_s))
         busy = kernel_rss_mb(server.pid)
         kernel_cpu, server_cpu = cpu_seconds_between(cpu0, cpu_snapshot(server.pid))
     first = [r["first_canvas_s"] for r in results.values() if "first_canvas_s" in r]
@@ -222,7 +231,7 @@ def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
     images = [r["first_image_s"] for r in results.values() if "first_image_s" in r]
     errors = [e for r in results.values() for e in r["errors"]]
     return {
-        "sessions": sessions, "clients": clients, "pool_per_app": pool,
+        "sessions": sessions, "clients": clients, "pool_per_app": pool, "think_s": think_s,
         "cores": os.cpu_count(),
         "warm_after_s": warm_s,
         "first_canvas_p50_s": float(np.percentile(first, 50)) if first else float("nan"),
@@ -387,7 +396,8 @@ class _LightSession:
         self.ws.close()
 
 
-async def _light_session(base: str, k: int, results: dict, deadline: float) -> None:
+async def _light_session(base: str, k: int, results: dict, deadline: float,
+                         think_s: float) -> None:
     from tornado.httpclient import AsyncHTTPClient
 
     notebook, query, label, values, _task = SESSIONS[k % len(SESSIONS)]
@@ -440,6 +450,7 @@ async def _light_session(base: str, k: int, results: dict, deadline: float) -> N
                 rec["latencies"].append((time.perf_counter() - t1) * 1e3)
             except TimeoutError:
                 rec["errors"].append(f"{label}={value}: no new image within 20 s")
+            await asyncio.sleep(think_s)
     except Exception as exc:  # noqa: BLE001 - a failed session is a reported error
         rec["errors"].append(f"{type(exc).__name__}: {exc}")
     finally:
@@ -447,18 +458,20 @@ async def _light_session(base: str, k: int, results: dict, deadline: float) -> N
             await session.close()
 
 
-async def _run_light(base: str, sessions: int, spread_s: float, timeout_s: float) -> dict:
+async def _run_light(base: str, sessions: int, spread_s: float, timeout_s: float,
+                     think_s: float) -> dict:
     return await _arrive(sessions, spread_s, timeout_s, lambda k, results, deadline:
-                         _light_session(base, k, results, deadline))
+                         _light_session(base, k, results, deadline, think_s))
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| clients | sessions | pool/app | first canvas p50 / p95 s "
+    head = ("| clients | sessions | pool/app | think s | first canvas p50 / p95 s "
             "| interaction p50 / p95 ms | errors | idle / used kernel MB (max) "
             "| kernels, total MB | CPU s: kernels / server |\n"
-            "|---|---|---|---|---|---|---|---|---|")
+            "|---|---|---|---|---|---|---|---|---|---|")
     lines = [head] + [
         f"| {r.get('clients', 'browser')} | {r['sessions']} | {r['pool_per_app']} | "
+        f"{r.get('think_s', 0):g} | "
         f"{r['first_canvas_p50_s']:.2f} / "
         f"{r['first_canvas_p95_s']:.2f} | {r['interaction_p50_ms']:.0f} / "
         f"{r['interaction_p95_ms']:.0f} | {len(r['errors'])} | {r['idle_kernel_mb_max']:.0f} / "
@@ -480,6 +493,9 @@ def main(argv=None) -> int:
     parser.add_argument("--clients", choices=["light", "browser", "both"], default="both",
                         help="Chromium pages, light clients (the pages' kernel messages "
                              "without a browser), or both (default)")
+    parser.add_argument("--think", type=float, default=THINK_S,
+                        help="seconds each visitor looks at a change's result before the "
+                             f"next (default {THINK_S:g}; 0: changes back to back)")
     parser.add_argument("--cull", action="store_true",
                         help="also show idle kernels culled: open pages, leave, wait, count")
     args = parser.parse_args(argv)
@@ -488,7 +504,9 @@ def main(argv=None) -> int:
     if args.pool != "class" and not (args.pool.isdigit() and int(args.pool) <= 30):
         raise SystemExit(f"load_voila: --pool must be 'class' or in [0, 30], got {args.pool!r}")
     kinds = ["light", "browser"] if args.clients == "both" else [args.clients]
-    rows = [run_load(s, timeout_s=args.timeout, clients=kind,
+    if not 0 <= args.think <= 10:
+        raise SystemExit(f"load_voila: --think must be in [0, 10] seconds, got {args.think}")
+    rows = [run_load(s, timeout_s=args.timeout, clients=kind, think_s=args.think,
                      pool=class_pool(s) if args.pool == "class" else int(args.pool))
             for kind in kinds for s in args.sessions]
     text = table(rows)

@@ -44,12 +44,12 @@ def _fresh_rendering(canvas) -> np.ndarray:
 
 
 def _sent(canvas, monkeypatch) -> list:
-    """Record what the canvas sends to its front-end: (json content, buffers)."""
+    """Record what the canvas sends to its front-end: (json content, buffers, image mode)."""
     log = []
     real = canvas.send
 
     def send(content, buffers=None):
-        log.append((json.loads(content["data"]), buffers))
+        log.append((json.loads(content["data"]), buffers, canvas._image_mode))
         return real(content, buffers)
 
     monkeypatch.setattr(canvas, "send", send)
@@ -93,10 +93,10 @@ def test_front_end_draw_requests_reuse_the_buffer_until_something_changes(page_a
     for kind in ("refresh", "send_image_mode", "initialized"):
         canvas._handle_message(canvas, {"type": kind}, [])
     assert canvas.front_end and not canvas.syncing_data_url
-    assert any(c.get("type") == "draw" for c, _ in sent)      # it asked the page to ask
+    assert any(c.get("type") == "draw" for c, *_ in sent)      # it asked the page to ask
     canvas._handle_message(canvas, {"type": "draw"}, [])
     assert renders == [] and canvas.n_reused == 1
-    images = [b for c, b in sent if c.get("type") == "binary"]
+    images = [b for c, b, _ in sent if c.get("type") == "binary"]
     assert len(images) == 1
     got = np.asarray(Image.open(io.BytesIO(bytes(images[0][0]))).convert("RGBA"))
     assert np.array_equal(got, _fresh_rendering(canvas))
@@ -124,3 +124,44 @@ def test_a_save_or_a_resize_forces_a_real_rendering(page_app, monkeypatch):
     assert len(renders) == 1 and canvas.is_current()
     canvas.figure.set_size_inches(5, 3)
     assert not canvas.is_current()
+
+
+def _png(data) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(bytes(data))).convert("RGBA"))
+
+
+def test_the_page_rebuilds_each_view_from_full_and_diff_images(page_app, monkeypatch):
+    """What ipympl's front-end does with the images (a full one replaces, a diff one is drawn
+    over the last), done here, gives the kernel's rendering after every change."""
+    app = page_app(sbm_app.make_app)
+    logs = {name: _sent(fig.canvas, monkeypatch) for name, fig in app.figures.items()}
+
+    def answer_draw_requests():
+        for name, fig in app.figures.items():
+            while any(c.get("type") == "draw" for c, *_ in logs[name]):
+                logs[name][:] = [e for e in logs[name] if e[0].get("type") != "draw"]
+                fig.canvas._handle_message(fig.canvas, {"type": "draw"}, [])
+
+    for fig in app.figures.values():
+        for kind in ("refresh", "send_image_mode", "initialized"):
+            fig.canvas._handle_message(fig.canvas, {"type": kind}, [])
+    answer_draw_requests()
+    screens = {}
+    modes = set()
+    for p in (0.25, 0.35, 0.32):
+        app.set_state({"p": p})
+        answer_draw_requests()
+        for name, fig in app.figures.items():
+            for content, buffers, mode in logs[name]:
+                if content.get("type") != "binary":
+                    continue
+                image = _png(buffers[0])
+                modes.add(mode)
+                if mode == "full" or name not in screens:
+                    screens[name] = image.copy()
+                else:
+                    drawn = image[..., 3] == 255
+                    screens[name][drawn] = image[drawn]
+            logs[name].clear()
+            assert np.array_equal(screens[name], np.asarray(fig.canvas.buffer_rgba())), (p, name)
+    assert modes == {"full", "diff"}

@@ -124,6 +124,34 @@ class PageCanvas(Canvas):
         else:
             self._data_url = png_data_url(self.buffer_rgba())
 
+    def get_diff_image(self):
+        """The image for the page: webagg's protocol (the whole buffer, or only the pixels
+        that changed since the last image), PNG-compressed at zlib level 1.
+
+        The default level takes two to three times as long for these figures (3-4 ms
+        instead of 9-14 ms each, measured here) for files a few percent smaller, and a
+        slider change sends one image per view it touches.
+        """
+        if not self._png_is_old:
+            return None
+        pixels = np.asarray(self.get_renderer().buffer_rgba())
+        buff = pixels.view(np.uint32).squeeze(2)     # one compare per pixel, not per channel
+        if (self._force_full or buff.shape != self._last_buff.shape
+                # a diff is drawn over the last image: it cannot carry transparency
+                or (pixels[:, :, 3] != 255).any()):
+            self.set_image_mode("full")
+            output = buff
+        else:
+            self.set_image_mode("diff")
+            output = np.where(buff != self._last_buff, buff, 0)
+        self._last_buff = buff.copy()
+        self._force_full = False
+        self._png_is_old = False
+        with io.BytesIO() as png:
+            Image.fromarray(output.view(np.uint8).reshape(*output.shape, 4)).save(
+                png, format="png", compress_level=1)
+            return png.getvalue()
+
     def handle_draw(self, event):
         if self.is_current():
             self.n_reused += 1
