@@ -160,7 +160,7 @@ BUDGETS: tuple[Budget, ...] = (
            "1 session's first canvas, same run", "<= 5 s", "load", "30:first_canvas_p95_s",
            limit=5.0, issue=_LECTURE),
     Budget("load_30_interaction", "Load, 30 sessions: p95 interaction",
-           "slider change to canvas pixels, all sessions",
+           "slider change to canvas pixels, all sessions (each looks 1 s at a result)",
            "1 session's p95 interaction, same run", "<= 500 ms", "load",
            "30:interaction_p95_ms", limit=0.5, issue=_LECTURE),
     Budget("load_30_errors", "Load, 30 sessions: errors", "console, page and status errors",
@@ -175,7 +175,8 @@ BUDGETS: tuple[Budget, ...] = (
            "1 light client's first canvas, same run", "<= 5 s", "load",
            "light:30:first_canvas_p95_s", limit=5.0, issue=_LECTURE),
     Budget("light_30_interaction", "Load, 30 light clients: p95 interaction",
-           "slider update to the next canvas image, all sessions",
+           "slider update to the next canvas image, all sessions (each looks 1 s at a "
+           "result)",
            "1 light client's p95 interaction, same run", "<= 500 ms", "load",
            "light:30:interaction_p95_ms", limit=0.5, issue=_LECTURE),
     Budget("light_30_errors", "Load, 30 light clients: errors", "timeouts and failures",
