@@ -203,7 +203,7 @@ def mmd2(theta, gates, data, sigma: float, *, n_ops: int, n_samples: int, rng=No
     theta : array_like, shape (m,)
     gates : list of tuple of int
         Or the internal validated ``GateSet`` of them (what :func:`train` passes, so that its
-        index arrays are built once, not at every step).
+        index arrays are built once, not at every step, and its scratch arrays are reused).
     data : array_like, shape (M, n)
         0/1 training samples.
     sigma : float

@@ -15,7 +15,9 @@ product; the mean operator weight is small (about 2) in the paper's setting. The
 has the same structure (reference/iqp.md, appendix; derived, not quoted): one more
 n x n x N product and the same sparse sums the other way. Memory: O(n^2 + n N) plus the
 pair signs (at most min(L |a|^2 / 2, m) rows of N) and cache-sized blocks of operators;
-no (L x m) or (m x N) array. ``phase_model`` says which method runs when.
+no (L x m) or (m x N) array. ``phase_model`` says which method runs when. ``mmd2`` keeps
+the structured path's scratch arrays (the same sizes) in a ``Workspace`` on the gate set,
+so that a training loop does not fault fresh pages in at every step.
 
 ``expval``, the Monte Carlo estimator of Z-correlators, is the dense phases averaged.
 """
