@@ -41,6 +41,9 @@ __all__ = ["SINGLE_PRECISION_ABOVE", "expval", "phase_model"]
 #: Operators x gates x samples beyond which the dense products run in single precision.
 SINGLE_PRECISION_ABOVE = 2e9
 
+#: Largest (gates x operators or samples) array of the dense path kept in a workspace, bytes.
+_DENSE_KEPT = 2**24
+
 
 class Workspace:
     """Scratch arrays kept from one loss evaluation to the next (one per ``GateSet``).
@@ -100,16 +103,21 @@ class _Dense:
     product along rows (several times faster than the same sum down the columns of an
     L x m array), and for one- and two-qubit gates the rows are gathers of whole rows.
     S stays in bytes (0/1): the scaled copy for the phases and that dot product read it as
-    fast as a float copy, which would cost a pass and four times the memory.
+    fast as a float copy, which would cost a pass and four times the memory. With a
+    workspace the L x N phases are kept there, and so are the m-row arrays up to
+    ``_DENSE_KEPT`` bytes each (beyond, holding them between evaluations costs more memory
+    than their page faults cost time).
     """
 
-    def __init__(self, gs, ops, Z):
+    def __init__(self, gs, ops, Z, ws=None):
         # Past ~10^9 multiply-adds the two products dominate; single precision halves them.
         # The phase error is then about 1e-7 * sqrt(m) * max|theta| (1e-4 rad at m = 10^5),
         # orders of magnitude below the estimator's own sampling error ~ 1/sqrt(n_samples).
         size = ops.shape[0] * gs.m * Z.shape[0]
         self.dtype = dt = np.float32 if size > SINGLE_PRECISION_ABOVE else np.float64
-        self.L = ops.shape[0]
+        self.L, self.N, self.ws = ops.shape[0], Z.shape[0], ws
+        rows_ws = ws if gs.m * max(self.L, self.N) * np.dtype(dt).itemsize <= _DENSE_KEPT else None
+        self._rows_ws = rows_ws
         if gs.max_weight <= 2:
             # For one- and two-qubit gates the parities are XORs and sign products of rows,
             # much cheaper than the (m x n) x (n x L) products of the general case.
@@ -123,17 +131,21 @@ class _Dense:
             spinsT[:-1] -= 2 * Z.T
             SigmaT = spinsT[first]
             SigmaT *= spinsT[other]
-            self.ST, self.SigmaT = ST, SigmaT.astype(dt)
         else:
             G = gs.dense()
-            self.ST = _parities(G, ops).astype(np.uint8)            # (m, L)
-            self.SigmaT = (1.0 - 2.0 * _parities(G, Z)).astype(dt)  # (m, N)
+            ST = _parities(G, ops).astype(np.uint8)                 # (m, L)
+            SigmaT = 1.0 - 2.0 * _parities(G, Z)                    # (m, N)
+        self.ST = ST
+        self.SigmaT = _empty(rows_ws, "SigmaT", SigmaT.shape, dt)
+        np.copyto(self.SigmaT, SigmaT)
 
     def set_theta(self, theta):
         # one product for all operators (thin blocks would run BLAS below its best), kept
         # for ``rows`` to hand out block by block; the factor 2 rides on the angles
-        self._St = np.multiply(self.ST, (2.0 * theta).astype(self.dtype)[:, None])
-        self._P = self._St.T @ self.SigmaT
+        self._St = np.multiply(self.ST, (2.0 * theta).astype(self.dtype)[:, None],
+                               out=_empty(self._rows_ws, "St", self.ST.shape, self.dtype))
+        self._P = np.matmul(self._St.T, self.SigmaT,
+                            out=_empty(self.ws, "P", (self.L, self.N), self.dtype))
 
     def rows(self, a0, a1, out=None):
         """Phases of operators a0 .. a1 - 1 at the angles of the last ``set_theta``
@@ -559,7 +571,7 @@ def phase_model(gs, ops, Z, method: str = "auto", support=None, ws=None):
     then ``rows(a0, a1)`` block by block, and ``grad(R)``, d/dtheta of sum R_as Phi_as.
     """
     if method == "dense" or gs.max_weight > 2:
-        return _Dense(gs, ops, Z)
+        return _Dense(gs, ops, Z, ws)
     support = _support(ops) if support is None else support
     if method == "structured":
         return _Structured(gs, ops, Z, support, ws)
@@ -578,7 +590,7 @@ def phase_model(gs, ops, Z, method: str = "auto", support=None, ws=None):
                   + 8.0 * (L + N) * m + 8.0 * L * m)
     if structured_cost < dense_cost:
         return _Structured(gs, ops, Z, support, ws)
-    return _Dense(gs, ops, Z)
+    return _Dense(gs, ops, Z, ws)
 
 
 def expval(theta, gates, ops, *, n_samples: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
