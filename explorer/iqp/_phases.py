@@ -87,7 +87,10 @@ class Workspace:
 
 def workspace(gs) -> Workspace:
     """The gate set's workspace (made on first use)."""
-    return gs.cache.setdefault("workspace", Workspace())
+    ws = gs.cache.get("workspace")
+    if ws is None:
+        ws = gs.cache["workspace"] = Workspace()
+    return ws
 
 
 def _empty(ws: Workspace | None, name: str, shape, dtype=np.float64) -> np.ndarray:
