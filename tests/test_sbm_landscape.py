@@ -233,3 +233,20 @@ def test_basins_separatrix_tolerance_is_validated_and_bounds_the_bracket():
     assert np.max(np.abs(coarse.separatrix - fine.separatrix)) <= 1e-4
     with pytest.raises(ValueError, match=r"separatrix_tol must be in \(0, 0.025\]; got 0.1"):
         sbm.basins(2000, 0.3, 0.1, grid=41, separatrix_tol=0.1)
+
+
+@pytest.mark.parametrize("p,q", [(0.3, 0.1), (0.8, 0.4), (0.12, 0.1)])
+def test_bifurcation_rows_are_the_fixed_point_objects_bit_for_bit(p, q):
+    """The diagram's rows skip building FixedPoint objects; from the same roots they must be
+    exactly the objects' x, y, role and kind."""
+    from explorer.sbm._landscape import _block_coefficients, _fixed_points, _mixed_roots
+
+    ns = np.unique(2 * np.round(np.geomspace(4, 20000, 30) / 2).astype(int))
+    d = sbm.bifurcation_diagram(p, q, ns, resolution=2001)
+    coef = np.array([_block_coefficients(int(n), p, q)[:2] for n in ns])
+    points = [f for n, roots in zip(ns, _mixed_roots(coef[:, 0], coef[:, 1], 2001), strict=True)
+              for f in _fixed_points(int(n), p, q, roots) if f.period == 1]
+    np.testing.assert_array_equal(d["x"], [f.x for f in points])
+    np.testing.assert_array_equal(d["y"], [f.y for f in points])
+    assert list(d["role"]) == [f.role for f in points]
+    assert list(d["kind"]) == [f.kind for f in points]

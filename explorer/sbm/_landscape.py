@@ -120,13 +120,18 @@ def _eig_sorted(J):
     Written out because it runs for every point of every bifurcation-diagram column.
     """
     (j11, j12), (j21, j22) = J.tolist()
+    return np.array(_eig_pair(j11, j12, j21, j22))
+
+
+def _eig_pair(j11: float, j12: float, j21: float, j22: float) -> tuple[float, float]:
+    """:func:`_eig_sorted` of [[j11, j12], [j21, j22]] as two floats."""
     half = 0.5 * (j11 + j22)
     root = math.sqrt(max(0.25 * (j11 - j22) ** 2 + j12 * j21, 0.0))
     # The larger-magnitude root first, the other from det / it (no cancellation).
     big = half + math.copysign(root, half) if half != 0.0 else root
     det = j11 * j22 - j12 * j21
     small = det / big if big != 0.0 else 0.0
-    return np.array([big, small])
+    return big, small
 
 
 def _point(X, Y, a, b, t, p, lam, role, period=1, J=None):
@@ -250,25 +255,43 @@ def fixed_points(n: int, p: float, q: float, *, resolution: int = 24001) -> list
     return _fixed_points(n, p, q, mixed)
 
 
-def _fixed_points(n: int, p: float, q: float, mixed: list[tuple[float, float]]):
-    """The fixed points of one map, given its mixed roots (one of each mirror pair or both)."""
-    a, b, t, lam = _block_coefficients(n, p, q)
-    out = [_point(0.0, 0.0, a, b, t, p, lam, "centre")]
+def _period_one(a, b, mixed: list[tuple[float, float]]) -> list[tuple[float, float, str]]:
+    """(X, Y, role) of each period-1 fixed point of the map with coefficients (a, b), in the
+    order :func:`fixed_points` lists them, given its mixed roots (one of each mirror pair or
+    both)."""
+    out = [(0.0, 0.0, "centre")]
     x_truth = _symmetric_root(a - b)
     if x_truth is not None:
-        out += [_point(x_truth, -x_truth, a, b, t, p, lam, "truth"),
-                _point(-x_truth, x_truth, a, b, t, p, lam, "truth")]
+        out += [(x_truth, -x_truth, "truth"), (-x_truth, x_truth, "truth")]
     x_same = _symmetric_root(a + b)
     if x_same is not None:
-        out += [_point(x_same, x_same, a, b, t, p, lam, "all_same"),
-                _point(-x_same, -x_same, a, b, t, p, lam, "all_same")]
+        out += [(x_same, x_same, "all_same"), (-x_same, -x_same, "all_same")]
     seen: list[tuple[float, float]] = []
     for X, Y in mixed + [(Y, X) for X, Y in mixed]:
         if all(abs(X - u) > 1e-6 * (1 + abs(u)) or abs(Y - v) > 1e-6 * (1 + abs(v))
                for u, v in seen):
             seen.append((X, Y))
     seen.sort(key=lambda z: (-z[0], -z[1]))
-    out += [_point(X, Y, a, b, t, p, lam, "mixed") for X, Y in seen]
+    return out + [(X, Y, "mixed") for X, Y in seen]
+
+
+def _kind_at(X: float, Y: float, a, b) -> str:
+    """``_point(X, Y, ...).kind`` without building the point: the same Jacobian entries,
+    eigenvalues and comparisons in plain floats (for the many points of a diagram)."""
+    dx, dy = _dsigma_scalar(float(X)), _dsigma_scalar(float(Y))
+    big, small = _eig_pair(float(dx * a), float(dx * b), float(dy * b), float(dy * a))
+    mags = (abs(big), abs(small))
+    if all(m < 1 - _MARGINAL for m in mags):
+        return "sink"
+    if all(m > 1 + _MARGINAL for m in mags):
+        return "source"
+    return "saddle"
+
+
+def _fixed_points(n: int, p: float, q: float, mixed: list[tuple[float, float]]):
+    """The fixed points of one map, given its mixed roots (one of each mirror pair or both)."""
+    a, b, t, lam = _block_coefficients(n, p, q)
+    out = [_point(X, Y, a, b, t, p, lam, role) for X, Y, role in _period_one(a, b, mixed)]
     x_cycle = _symmetric_root(-(a + b))
     if x_cycle is not None:
         z1, z2 = (x_cycle, x_cycle), (-x_cycle, -x_cycle)
@@ -308,10 +331,13 @@ def bifurcation_diagram(p: float, q: float, ns, *, resolution: int = 2001) -> di
     p, q = _check_pq(p, q)
     ns = [_check_n(v) for v in np.atleast_1d(np.asarray(ns, dtype=object)).tolist()]
     resolution = check_int("resolution", resolution, 101, 10_000_001)
-    coef = np.array([_block_coefficients(n, p, q)[:2] for n in ns]).reshape(-1, 2)
-    mixed = _mixed_roots(coef[:, 0], coef[:, 1], resolution)
-    rows = [(n, f.x, f.y, f.role, f.kind) for n, roots in zip(ns, mixed, strict=True)
-            for f in _fixed_points(n, p, q, roots) if f.period == 1]
+    coef = [_block_coefficients(n, p, q)[:2] for n in ns]
+    mixed = _mixed_roots(*np.array(coef).reshape(-1, 2).T, resolution)
+    # The points' positions and kinds as fixed_points gives them, without the points.
+    rows = [(n, 0.5 + 0.5 * math.tanh(0.5 * float(X)), 0.5 + 0.5 * math.tanh(0.5 * float(Y)),
+             role, _kind_at(X, Y, a, b))
+            for n, (a, b), roots in zip(ns, coef, mixed, strict=True)
+            for X, Y, role in _period_one(a, b, roots)]
     n_, x, y, role, kind = (np.array(c) for c in zip(*rows, strict=True))
     return {"n": n_, "x": x, "y": y, "role": role, "kind": kind,
             "thresholds": thresholds(p, q)}
