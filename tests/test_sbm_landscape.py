@@ -250,3 +250,16 @@ def test_bifurcation_rows_are_the_fixed_point_objects_bit_for_bit(p, q):
     np.testing.assert_array_equal(d["y"], [f.y for f in points])
     assert list(d["role"]) == [f.role for f in points]
     assert list(d["kind"]) == [f.kind for f in points]
+
+
+@pytest.mark.parametrize("n,p,q", [(2000, 0.3, 0.1), (2000, 0.8, 0.4), (50, 0.3, 0.1)])
+def test_basin_kinds_are_classify_limits_of_the_settled_grid(n, p, q):
+    """basins classifies by integer codes; the image must be classify_limits' names."""
+    from explorer.sbm._population import _block_coefficients, _settle
+
+    b = sbm.basins(n, p, q, grid=31, max_iter=300)
+    gx, gy = np.meshgrid(b.x, b.y)
+    a_, b_, _, _ = _block_coefficients(n, p, q)
+    x, y = _settle(gx.ravel(), gy.ravel(), a_, b_, 300, tol=1e-10)
+    want = sbm.classify_limits(x, y, n=n, p=p, q=q).reshape(b.kind.shape)
+    assert b.kind.dtype == want.dtype and np.array_equal(b.kind, want)

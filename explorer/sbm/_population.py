@@ -359,6 +359,22 @@ def classify_limits(x, y, *, n: int, p: float, q: float, tol: float = 1e-6,
     else:
         def step(u, v):
             return population_map(u, v, n=n, p=p, q=q, p_hat=p_hat, q_hat=q_hat)
+    return _kind_names(_limit_codes(x, y, step, tol))
+
+
+#: LIMIT_KINDS as an object array, indexed by the codes of :func:`_limit_codes`.
+_KIND_NAMES = np.array(LIMIT_KINDS, dtype=object)
+
+
+def _kind_names(codes: np.ndarray) -> np.ndarray:
+    """The names of limit codes, a str array shaped like them (0-d for one point)."""
+    return np.asarray(_KIND_NAMES[codes], dtype=object).astype(str)
+
+
+def _limit_codes(x, y, step, tol) -> np.ndarray:
+    """classify_limits as indices into LIMIT_KINDS (no strings: the basin refinement
+    classifies every bisection step and only compares the results)."""
+    truth, all_same, centre, mixed, cycle_, undecided = range(len(LIMIT_KINDS))
     x1, y1 = step(x, y)
     x2, y2 = step(np.clip(x1, 0, 1), np.clip(y1, 0, 1))
     fixed = np.maximum(np.abs(x1 - x), np.abs(y1 - y)) < tol
@@ -366,13 +382,13 @@ def classify_limits(x, y, *, n: int, p: float, q: float, tol: float = 1e-6,
     s, d = np.abs(x + y - 1), np.abs(x - y)
     # Geometric tolerance: saturated points sit within tol of their exact line.
     geo = max(tol, 1e-9) * 10
-    out = np.full(np.shape(x), "undecided", dtype=object)
-    out[fixed] = "mixed"
-    out[fixed & (s < geo)] = "truth"
-    out[fixed & (d < geo)] = "all_same"
-    out[fixed & (s < geo) & (d < geo)] = "centre"
-    out[cycle] = "cycle"
-    return out.astype(str)
+    out = np.full(np.shape(x), undecided)
+    out[fixed] = mixed
+    out[fixed & (s < geo)] = truth
+    out[fixed & (d < geo)] = all_same
+    out[fixed & (s < geo) & (d < geo)] = centre
+    out[cycle] = cycle_
+    return out
 
 
 def basin_shares(
@@ -465,17 +481,28 @@ def basins(n: int, p: float, q: float, *, grid: int = 401, max_iter: int = 500,
     gx, gy = np.meshgrid(axis, axis)
     a, b, _, _ = _block_coefficients(n, p, q)
     x, y = _settle(gx.ravel(), gy.ravel(), a, b, max_iter, tol=1e-10)
-    kind = classify_limits(x, y, n=n, p=p, q=q)
-    ids = _limit_ids(x, y, kind).reshape(grid, grid)
+    codes = _limit_codes(x, y, _map_step(n, p, q), 1e-6)
+    ids = _limit_ids(x, y, codes).reshape(grid, grid)
     sep = _refine_boundaries(axis, ids, n, p, q, max_iter, tol=separatrix_tol)
-    return Basins(x=axis, y=axis, kind=kind.reshape(grid, grid), separatrix=sep)
+    return Basins(x=axis, y=axis, kind=_kind_names(codes).reshape(grid, grid), separatrix=sep)
 
 
-def _limit_ids(x, y, kind) -> np.ndarray:
+def _map_step(n, p, q):
+    """The known-parameter population map as ``step(x, y)`` for :func:`_limit_codes`."""
+    def step(u, v):
+        return population_map(u, v, n=n, p=p, q=q)
+    return step
+
+
+#: Per code of LIMIT_KINDS: its rank among the sorted kinds, and whether it comes in pairs.
+_KIND_RANK = np.argsort(np.argsort(np.array(LIMIT_KINDS)))
+_PAIRED = np.isin(np.array(LIMIT_KINDS), ("truth", "all_same", "mixed"))
+
+
+def _limit_ids(x, y, codes) -> np.ndarray:
     """An integer per distinct attractor: the kind, plus the quadrant for paired limits."""
-    code = np.searchsorted(np.array(sorted(LIMIT_KINDS)), kind) * 4
-    paired = np.isin(kind, ("truth", "all_same", "mixed"))
-    return code + paired * (2 * (np.asarray(x) > 0.5) + (np.asarray(y) > 0.5))
+    return _KIND_RANK[codes] * 4 + _PAIRED[codes] * (2 * (np.asarray(x) > 0.5)
+                                                     + (np.asarray(y) > 0.5))
 
 
 def _refine_boundaries(axis, ids, n, p, q, max_iter, tol=1e-9) -> np.ndarray:
@@ -486,6 +513,7 @@ def _refine_boundaries(axis, ids, n, p, q, max_iter, tol=1e-9) -> np.ndarray:
     not the number of points.
     """
     a, b, _, _ = _block_coefficients(n, p, q)
+    step = _map_step(n, p, q)
     rows = np.nonzero(ids[:, :-1] != ids[:, 1:])        # y fixed (row i), x between j, j+1
     cols = np.nonzero(ids.T[:, :-1] != ids.T[:, 1:])    # x fixed (column i), y between
     if rows[0].size + cols[0].size == 0:
@@ -500,7 +528,7 @@ def _refine_boundaries(axis, ids, n, p, q, max_iter, tol=1e-9) -> np.ndarray:
         mid = 0.5 * (lo + hi)
         xs, ys = np.where(vertical, fixed, mid), np.where(vertical, mid, fixed)
         fx, fy = _settle(xs, ys, a, b, max_iter, tol=1e-10)
-        same = _limit_ids(fx, fy, classify_limits(fx, fy, n=n, p=p, q=q)) == lo_id
+        same = _limit_ids(fx, fy, _limit_codes(fx, fy, step, 1e-6)) == lo_id
         lo = np.where(same, mid, lo)
         hi = np.where(same, hi, mid)
     mid = 0.5 * (lo + hi)
