@@ -140,14 +140,13 @@ def _figure_widget(fig: Figure) -> W.Widget:
 def _static(ax) -> set[int]:
     """Ids of the axes' decorations: what a data change leaves as it was.
 
-    The background patch, the axes (ticks, tick labels, axis labels), a legend and any
-    child axes. Everything else an axes holds (lines, collections, images, patches, texts,
-    and the titles, which often say what the data show: "batch: 3 of 8 runs ...") is drawn
-    over the cached static rendering (see :func:`_layer`).
+    The background patch, the axes (ticks, tick labels, axis labels), the titles, a legend
+    and any child axes. Everything else an axes holds (lines, collections, images, patches,
+    texts) is data and is drawn over the cached static rendering (see :func:`_layer`).
     """
     legend = ax.get_legend()
-    return {id(a) for a in (ax.patch, ax.xaxis, ax.yaxis, legend, *ax.child_axes)
-            if a is not None}
+    return {id(a) for a in (ax.patch, ax.xaxis, ax.yaxis, ax.title, ax._left_title,
+                            ax._right_title, legend, *ax.child_axes) if a is not None}
 
 
 def _fixed_legend(artist) -> bool:
@@ -240,9 +239,8 @@ def _decorations(fig: Figure) -> tuple:
 
 
 def _texts(ax) -> tuple:
-    # The title's wording is drawn over the rendering; its size enters the layout's inputs.
     legend = ax.get_legend()
-    return (ax.get_xlabel(), ax.get_ylabel(), ax.get_xscale(),
+    return (ax.get_title(), ax.get_xlabel(), ax.get_ylabel(), ax.get_xscale(),
             ax.get_yscale(), ax.title.get_fontsize(), ax.xaxis.label.get_fontsize(),
             tuple(t.get_text() for t in legend.get_texts()) if legend else ())
 
@@ -823,16 +821,14 @@ class App:
     def _blit_figure(self, name: str, overlay_only: bool = True) -> None:
         """Draw the animated artists over the last full rendering, or fall back to a full draw.
 
-        The fallback covers a figure never rendered yet, a change of a label, the limits or
-        the size (the rendering would be out of date), and a title grown past its room.
-        ``overlay_only``: only a view's overlay moved (counted in ``n_blits``; a data change
-        in ``n_layered``).
+        The fallback covers a figure never rendered yet, and a change of a title, a label,
+        the limits or the size (the rendering would be out of date). ``overlay_only``: only
+        a view's overlay moved (counted in ``n_blits``; a data change in ``n_layered``).
         """
         fig = self.figures[name]
         _layer(fig)
         saved = self._backgrounds.get(name)
-        if (saved is None or saved[1] != _decorations(fig)
-                or _needs_layout(self._layout_keys.get(name), _layout_inputs(fig))):
+        if saved is None or saved[1] != _decorations(fig):
             self._draw_figure(name)
             return
         canvas = fig.canvas
