@@ -84,9 +84,9 @@ class PageCanvas(Canvas):
 
     def is_current(self) -> bool:
         """The Agg buffer holds the figure as it is now (nothing to render again)."""
-        return (not self.figure.stale and self._complete is not None
-                and self._complete == self._render_key()
-                and getattr(self, "_lastKey", None) == self._render_key())
+        key = self._render_key()
+        return (not self.figure.stale and self._complete == key
+                and getattr(self, "_lastKey", None) == key)
 
     def _handle_message(self, object, content, buffers):
         self.front_end = True
@@ -113,11 +113,10 @@ class PageCanvas(Canvas):
             self.manager.refresh_all()
 
     def print_figure(self, *args, **kwargs):
-        # A save renders into this canvas's buffer at its own dpi, colours and box.
-        self._complete = None
         try:
             return super().print_figure(*args, **kwargs)
         finally:
+            # the save rendered into this canvas's buffer at its own dpi, colours and box
             self._complete = None
 
     def paint(self) -> None:
@@ -125,6 +124,9 @@ class PageCanvas(Canvas):
         if not self.is_current():
             self._render()
             self.n_paints += 1
+        self._keep_in_state()
+
+    def _keep_in_state(self) -> None:
         self._data_url = png_data_url(self.buffer_rgba())
 
     def draw_idle(self, *args, **kwargs):
@@ -139,7 +141,7 @@ class PageCanvas(Canvas):
         if self.front_end:
             super().blit(bbox)
         else:
-            self._data_url = png_data_url(self.buffer_rgba())
+            self._keep_in_state()
 
     def get_diff_image(self):
         """The image for the page: webagg's protocol (the whole buffer, or only the pixels
