@@ -459,9 +459,9 @@ def test_a_data_change_is_drawn_over_the_cached_decorations_with_the_pixels_of_a
 
 
 def test_an_export_keeps_the_animated_artists_and_not_its_rendering_for_blitting(app):
-    saved = app._backgrounds["phase"]
+    saved = app._kept["phase"]
     png = app.export_figure("png", "phase")
-    assert png[:4] == b"\x89PNG" and app._backgrounds["phase"] is saved
+    assert png[:4] == b"\x89PNG" and app._kept["phase"] is saved
 
 
 def _two_speed_app(drawn_early: threading.Event):

@@ -33,14 +33,13 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.legend import Legend
-from matplotlib.spines import Spine
 from matplotlib.text import Text
 
 from .._common import check_option
 from ..tours import Tour
 from ._export import Exporter
 from ._graph import Graph, Stage, Task, View, inputs_of
+from ._layers import Kept, draw_animated, layout_inputs, mark_animated, needs_layout
 from ._layout import PX_PER_INCH, GridLayout
 from ._params import SEED, Param, parse_query
 from ._status import DEBUG_ENV, StatusLine
@@ -136,157 +135,6 @@ def steady_limits(lo: float, hi: float, current: tuple[float, float] | None = No
 def _figure_widget(fig: Figure) -> W.Widget:
     return fig.canvas if isinstance(fig.canvas, W.DOMWidget) else W.Output()
 
-
-def _static(ax) -> set[int]:
-    """Ids of the axes' decorations: what a data change leaves as it was.
-
-    The background patch, the axes (ticks, tick labels, axis labels), the titles, a legend
-    and any child axes. Everything else an axes holds (lines, collections, images, patches,
-    texts) is data and is drawn over the cached static rendering (see :func:`_layer`).
-    """
-    legend = ax.get_legend()
-    return {id(a) for a in (ax.patch, ax.xaxis, ax.yaxis, ax.title, ax._left_title,
-                            ax._right_title, legend, *ax.child_axes) if a is not None}
-
-
-def _fixed_legend(artist) -> bool:
-    """A legend at a fixed place (any ``loc`` but "best", which moves with the data)."""
-    return isinstance(artist, Legend) and getattr(artist, "_loc", 0) != 0
-
-
-def _layer(fig: Figure) -> None:
-    """Mark the data of every axes, its spines and its legend ``animated``.
-
-    Animated artists are left out of a full rendering and drawn over it afterwards
-    (:meth:`App._on_full_draw`), so the rendering kept for blitting holds what costs: tick
-    labels, titles and axis labels, about 90% of an Agg draw of these figures. A data change
-    that leaves them as they were then costs only its own artists. Spines and legends are
-    drawn after the data, as z-order has it; a legend from a cached image of it.
-    """
-    for ax in fig.axes:
-        static = _static(ax)
-        for artist in ax.get_children():
-            if id(artist) not in static:
-                artist.set_animated(True)
-        legend = ax.get_legend()
-        if legend is not None:
-            legend.set_animated(True)
-
-
-def _animated(fig: Figure) -> list:
-    """The figure's artists drawn over its static rendering (``animated=True``), in z-order."""
-    found = []
-    for ax in fig.axes:
-        framed = ax.axison and ax.get_frame_on()
-        found += [a for a in ax.get_children() if a.get_animated() and a.get_visible()
-                  and (framed or not isinstance(a, Spine))]
-    found += [a for a in (*fig.texts, *fig.artists) if a.get_animated() and a.get_visible()]
-    return sorted(found, key=lambda a: a.get_zorder())
-
-
-def _legend_layers(fig: Figure, renderer) -> dict[int, tuple]:
-    """Each fixed legend rendered alone on a transparent canvas: (x0, y0, RGBA rows).
-
-    Drawing a legend is mostly text layout; its image, composited over the data, gives the
-    same pixels (to rounding) for the cost of a copy.
-    """
-    from matplotlib.backends.backend_agg import RendererAgg
-
-    layers = {}
-    legends = [ax.get_legend() for ax in fig.axes]
-    for legend in (lg for lg in legends if _fixed_legend(lg) and lg.get_visible()):
-        w, h = int(renderer.width), int(renderer.height)
-        alone = RendererAgg(w, h, fig.dpi)
-        legend.draw(alone)
-        box = legend.get_window_extent(alone).padded(2)
-        x0, y0 = max(int(np.floor(box.x0)), 0), max(int(np.floor(box.y0)), 0)
-        x1, y1 = min(int(np.ceil(box.x1)), w), min(int(np.ceil(box.y1)), h)
-        if x1 > x0 and y1 > y0:
-            rows = np.asarray(alone.buffer_rgba())[h - y1:h - y0, x0:x1]
-            layers[id(legend)] = (x0, y0, np.ascontiguousarray(rows[::-1]))
-    return layers
-
-
-def _draw_animated(fig: Figure, renderer, layers: dict[int, tuple]) -> None:
-    """Draw the animated artists in z-order, a legend from its cached layer."""
-    for artist in _animated(fig):
-        layer = layers.get(id(artist))
-        if layer is None:
-            artist.draw(renderer)
-            continue
-        gc = renderer.new_gc()
-        try:
-            renderer.draw_image(gc, layer[0], layer[1], layer[2])
-        finally:
-            gc.restore()
-
-
-def _decorations(fig: Figure) -> tuple:
-    """Everything the static rendering shows: size, dpi, and each axes' place, texts, limits,
-    ticks, scales and legend.
-
-    A rendering is reused for blitting only while this is unchanged. Each axes' place is
-    read from its box in pixels: ``get_position`` would apply the aspect again and mark the
-    figure stale, as if it needed a new rendering.
-    """
-    parts: list = [tuple(fig.bbox.bounds), fig.dpi,
-                   tuple((t.get_text(), t.get_fontsize()) for t in fig.texts)]
-    for ax in fig.axes:
-        parts.append((ax.get_visible(), ax.axison, tuple(ax.bbox.bounds), _texts(ax),
-                      ax.get_xlim(), ax.get_ylim(), tuple(ax.xaxis.get_majorticklocs()),
-                      tuple(ax.yaxis.get_majorticklocs())))
-    return tuple(parts)
-
-
-def _texts(ax) -> tuple:
-    legend = ax.get_legend()
-    return (ax.get_title(), ax.get_xlabel(), ax.get_ylabel(), ax.get_xscale(),
-            ax.get_yscale(), ax.title.get_fontsize(), ax.xaxis.label.get_fontsize(),
-            tuple(t.get_text() for t in legend.get_texts()) if legend else ())
-
-
-def _label_length(axis) -> int:
-    """Characters in the longest tick label the axis will show (with its offset text)."""
-    lo, hi = sorted(axis.get_view_interval())
-    locs = [v for v in axis.get_majorticklocs() if lo <= v <= hi]
-    formatter = axis.get_major_formatter()
-    labels = formatter.format_ticks(locs)
-    offset = formatter.get_offset() if hasattr(formatter, "get_offset") else ""
-    return max(map(len, (*labels, offset)), default=0)
-
-
-def _layout_inputs(fig: Figure) -> tuple[tuple, tuple[int, ...]]:
-    """What constrained layout depends on: what must match, and the lengths of the texts.
-
-    A text's size, not its wording, sets the margins: a title that says "1 of 8 runs"
-    instead of "0 of 8 runs" needs no new layout. So titles, axis labels, legend entries and
-    the longest tick label of each axis enter by their length in characters (and lines).
-    """
-    exact: list = [tuple(fig.get_size_inches())]
-    lengths: list[int] = []
-    for ax in fig.axes:
-        legend = ax.get_legend()
-        entries = legend.get_texts() if legend else []
-        exact.append((ax.get_xscale(), ax.get_yscale(), ax.title.get_fontsize(),
-                      ax.xaxis.label.get_fontsize(), len(entries),
-                      tuple(t.get_text().count("\n") for t in
-                            (ax.title, ax.xaxis.label, ax.yaxis.label))))
-        lengths += [len(ax.get_title()), len(ax.get_xlabel()), len(ax.get_ylabel()),
-                    _label_length(ax.xaxis), _label_length(ax.yaxis),
-                    *(len(t.get_text()) for t in entries)]
-    return tuple(exact), tuple(lengths)
-
-
-def _needs_layout(old: tuple | None, new: tuple) -> bool:
-    """Lay out again when the sizes changed: a text grew, or shrank by 3+ characters.
-
-    Limits and wording alone do not matter. A text that grows might not fit; one that
-    shrinks by a character or two leaves a sliver of slack, which is kept rather than paying
-    a layout (about as much as the drawing itself) on every slider step.
-    """
-    if old is None or old[0] != new[0] or len(old[1]) != len(new[1]):
-        return True
-    return any(n > o or n < o - 2 for o, n in zip(old[1], new[1], strict=True))
 
 
 class Results(Mapping):
@@ -391,6 +239,9 @@ class App:
     n_blits, n_layered : int
         Redraws of only the animated artists over a view's last full rendering: when only
         its overlay moved, and when its data changed but not its decorations.
+    n_reframed : int
+        Layered redraws that first drew again the decorations of the axes whose limits
+        moved, in their part of the kept rendering (:meth:`Kept.redraw_axes`).
     """
 
     def __init__(
@@ -443,9 +294,10 @@ class App:
         self._quiet = False
         self._drawn: dict[str, tuple] = {}
         self._layout_keys: dict[str, tuple] = {}
-        self._backgrounds: dict[str, Any] = {}     # last full rendering, for blitting
+        self._kept: dict[str, Kept] = {}    # each view's last full rendering, for blitting
         self.n_blits = 0
         self.n_layered = 0
+        self.n_reframed = 0
         self._base_fonts: dict[int, float] = {}
 
         self.status_line = StatusLine(debug)
@@ -807,33 +659,36 @@ class App:
         return data + blit
 
     def _on_full_draw(self, name: str, event) -> None:
-        """After a full rendering: keep it without the animated artists (and each legend
-        rendered alone), then draw them over it."""
-        fig = self.figures[name]
-        canvas = fig.canvas
+        """After a full rendering: keep it without the animated artists, then draw them."""
+        canvas = self.figures[name].canvas
         if not hasattr(canvas, "copy_from_bbox") or canvas.is_saving():
             return                  # an export (other dpi, other canvas): nothing to keep
-        renderer = event.renderer
-        layers = _legend_layers(fig, renderer)
-        self._backgrounds[name] = (canvas.copy_from_bbox(fig.bbox), _decorations(fig), layers)
-        _draw_animated(fig, renderer, layers)
+        self._kept[name] = Kept.keep(self.figures[name], event.renderer)
 
     def _blit_figure(self, name: str, overlay_only: bool = True) -> None:
         """Draw the animated artists over the last full rendering, or fall back to a full draw.
 
-        The fallback covers a figure never rendered yet, and a change of a title, a label,
-        the limits or the size (the rendering would be out of date). ``overlay_only``: only
-        a view's overlay moved (counted in ``n_blits``; a data change in ``n_layered``).
+        An axes whose limits moved has its decorations drawn again in its own part of the
+        kept rendering first, unless the figure must be laid out again. The fallback covers
+        a figure never rendered yet, and a change of a title, a label, a legend's entries or
+        the size. ``overlay_only``: only a view's overlay moved (counted in ``n_blits``; a
+        data change in ``n_layered``, and in ``n_reframed`` too if limits moved).
         """
         fig = self.figures[name]
-        _layer(fig)
-        saved = self._backgrounds.get(name)
-        if saved is None or saved[1] != _decorations(fig):
+        mark_animated(fig)
+        kept = self._kept.get(name)
+        if kept is None:
             self._draw_figure(name)
             return
+        if not kept.matches(fig):
+            if (needs_layout(self._layout_keys.get(name), layout_inputs(fig))
+                    or not kept.redraw_axes(fig)):
+                self._draw_figure(name)
+                return
+            self.n_reframed += 1
         canvas = fig.canvas
-        canvas.restore_region(saved[0])
-        _draw_animated(fig, canvas.get_renderer(), saved[2])
+        canvas.restore_region(kept.region)
+        draw_animated(fig, canvas.get_renderer(), kept.layers)
         canvas.blit(fig.bbox)
         if overlay_only:
             self.n_blits += 1
@@ -841,16 +696,16 @@ class App:
             self.n_layered += 1
 
     def _draw_figure(self, name: str) -> None:
-        """Ask for a redraw; lay the figure out again only if :func:`_needs_layout` says so.
+        """Ask for a redraw; lay the figure out again only if :func:`needs_layout` says so.
 
         Constrained layout doubles the cost of a draw, and most changes (new data, limits
         that move with it, a cursor) leave titles, legends and tick-label sizes as they were:
         the layout is then kept (engine "none") and only the artists are drawn.
         """
         fig = self.figures[name]
-        _layer(fig)
-        key = _layout_inputs(fig)
-        if _needs_layout(self._layout_keys.get(name), key):
+        mark_animated(fig)
+        key = layout_inputs(fig)
+        if needs_layout(self._layout_keys.get(name), key):
             fig.set_layout_engine("constrained")
             self._layout_keys[name] = key
         else:
