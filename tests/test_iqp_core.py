@@ -286,6 +286,36 @@ def test_unbiased_exact_mmd_is_the_pair_sum_over_distinct_samples():
                                                                       abs=1e-12)
 
 
+def test_an_exact_slice_is_the_brute_force_mmd_at_every_point(monkeypatch):
+    """The batched exact slice (blocks of points through one transform) against the pair sum
+    over all bit strings at each point, with blocks of 3 points so that a block ends inside
+    the grid; and the batched kernel quadratic against the dense kernel matrix."""
+    from explorer.iqp import _landscape
+    from explorer.iqp._mmd import _kernel_quadratic
+
+    n, sigma = 4, 0.8
+    rng = np.random.default_rng(5)
+    gates = iqp.local_gates(n)
+    theta = rng.uniform(-1, 1, len(gates))
+    directions = rng.standard_normal((2, len(gates)))
+    data = (rng.random((9, n)) < 0.4).astype(np.uint8)
+    coords = rng.uniform(-1, 1, (8, 2))
+    monkeypatch.setattr(_landscape, "EXACT_BLOCK", 3 * 2**n)
+    got = iqp.loss_slice(theta, directions, coords, gates, data, sigma, exact=True)
+    xs = np.array([[(k >> (n - 1 - i)) & 1 for i in range(n)] for k in range(2**n)])
+    K = np.exp(-np.abs(xs[:, None] - xs[None]).sum(-1) / (2 * sigma**2))
+    Kdata = np.exp(-np.abs(xs[:, None] - data[None]).sum(-1) / (2 * sigma**2))
+    ints = data.astype(int)
+    dd = np.exp(-np.abs(ints[:, None] - ints[None]).sum(-1) / (2 * sigma**2))
+    dd = (dd.sum() - len(data)) / (len(data) * (len(data) - 1))
+    for value, c in zip(got, coords, strict=True):
+        q = iqp.exact_probs(theta + c @ directions, gates, n)
+        assert value == pytest.approx(q @ K @ q - 2 * q @ Kdata.mean(1) + dd, abs=1e-13)
+    d = rng.standard_normal((5, 2**n))
+    assert np.allclose(_kernel_quadratic(d, n, sigma), np.einsum("pi,ij,pj->p", d, K, d),
+                       atol=1e-13)
+
+
 def test_the_estimator_averages_to_the_unbiased_exact_value_not_the_v_statistic():
     n, M = 6, 20
     rng = np.random.default_rng(8)

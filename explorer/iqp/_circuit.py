@@ -245,15 +245,16 @@ def _phase_exponent(theta: np.ndarray, G: np.ndarray) -> np.ndarray:
 
 
 def _walsh_hadamard(v: np.ndarray) -> np.ndarray:
-    """Unnormalised Walsh-Hadamard transform of a length-2^n vector (in place on a copy)."""
+    """Unnormalised Walsh-Hadamard transform along the last axis, of length 2^n (in place on
+    a copy; leading axes are a batch)."""
     v = np.array(v, copy=True)
-    size = v.shape[0]
+    lead, size = v.shape[:-1], v.shape[-1]
     n = size.bit_length() - 1
     for k in range(n):
-        w = v.reshape(-1, 2, 2**k)
-        a, b = w[:, 0, :].copy(), w[:, 1, :]
-        w[:, 0, :] += b
-        w[:, 1, :] = a - b
+        w = v.reshape(*lead, -1, 2, 2**k)
+        a, b = w[..., 0, :].copy(), w[..., 1, :]
+        w[..., 0, :] += b
+        w[..., 1, :] = a - b
     return v
 
 

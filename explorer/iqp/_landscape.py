@@ -34,6 +34,10 @@ from ._phases import phase_model
 
 __all__ = ["loss_slice", "low_order_statistics"]
 
+#: Complex amplitudes per block of an exact slice (2^14, 256 KiB: each pass of the batched
+#: transform stays in cache; measured fastest of 2^12-2^18 at n = 10).
+EXACT_BLOCK = 2**14
+
 
 def loss_slice(theta0, directions, coords, gates, data, sigma: float, *, exact: bool | None = None,
                n_ops: int = 500, n_samples: int = 500, rng=None,
@@ -82,15 +86,22 @@ def loss_slice(theta0, directions, coords, gates, data, sigma: float, *, exact: 
             raise ValueError(f"exact slices need n <= {EXACT_MAX_N}; got n = {n}")
         G = gs.dense()
         E0 = _phase_exponent(theta0, G).reshape(-1)
-        Ek = [_phase_exponent(d, G).reshape(-1) for d in D]
+        Ek = np.stack([_phase_exponent(d, G).reshape(-1) for d in D])
         p_hat = empirical_distribution(data)
         shift = unbiased_shift(p_hat, M, n, sigma)
         out = np.empty(C.shape[0])
-        for i, c in enumerate(C):
-            E = E0 + sum(ck * e for ck, e in zip(c, Ek, strict=True))
-            psi = _walsh_hadamard(np.exp(1j * E)) / 2**n
+        # The grid points in blocks of EXACT_BLOCK complex numbers, each block one batched
+        # transform (a loop over points costs a Python pass per point).
+        rows = max(1, EXACT_BLOCK >> n)
+        for i in range(0, C.shape[0], rows):
+            E = E0 + C[i:i + rows] @ Ek
+            z = np.empty(E.shape, complex)      # exp(iE), without a complex exp
+            np.cos(E, out=z.real)
+            np.sin(E, out=z.imag)
+            psi = _walsh_hadamard(z) / 2**n
             q = psi.real**2 + psi.imag**2
-            out[i] = _kernel_quadratic(q / q.sum() - p_hat, n, sigma) + shift
+            d = q / q.sum(axis=1, keepdims=True) - p_hat
+            out[i:i + rows] = _kernel_quadratic(d, n, sigma) + shift
         return out
     L = check_int("n_ops", n_ops, 1)
     N = check_int("n_samples", n_samples, 2)

@@ -142,15 +142,22 @@ def empirical_distribution(data) -> np.ndarray:
     return np.bincount(index, minlength=2**n) / data.shape[0]
 
 
-def _kernel_quadratic(d: np.ndarray, n: int, sigma: float) -> float:
-    """d^T K d with K = (x) [[1, g], [g, 1]], g = exp(-1/(2 sigma^2)), applied axis by axis."""
+def _kernel_quadratic(d: np.ndarray, n: int, sigma: float):
+    """d^T K d with K = (x) [[1, g], [g, 1]], g = exp(-1/(2 sigma^2)), applied qubit by qubit.
+
+    ``d`` of shape (2^n,) gives a float; of shape (P, 2^n), one value per row.
+    """
     g = math.exp(-_inverse_two_sigma2(sigma))
-    Kd = d.reshape((2,) * n)
-    for axis in range(n):
-        a = np.take(Kd, 0, axis=axis)
-        b = np.take(Kd, 1, axis=axis)
-        Kd = np.stack([a + g * b, g * a + b], axis=axis)
-    return float(d @ Kd.reshape(-1))
+    lead = d.shape[:-1]
+    Kd = np.array(d, dtype=float, copy=True)
+    for k in range(n):       # the pairs of strings that differ in bit k, in place
+        w = Kd.reshape(*lead, -1, 2, 2**k)
+        a = w[..., 0, :].copy()
+        w[..., 0, :] += g * w[..., 1, :]
+        w[..., 1, :] += g * a
+    if not lead:
+        return float(d @ Kd)
+    return np.einsum("...k,...k->...", d, Kd)
 
 
 def mmd2_exact(theta, gates, data, sigma: float, *, unbiased: bool = False) -> float:
