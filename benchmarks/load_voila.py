@@ -230,6 +230,9 @@ def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
     lat = [ms for r in results.values() for ms in r["latencies"]]
     images = [r["first_image_s"] for r in results.values() if "first_image_s" in r]
     errors = [e for r in results.values() for e in r["errors"]]
+    by_app: dict[str, list] = {}
+    for r in results.values():
+        by_app.setdefault(r["app"], []).extend(r["latencies"])
     return {
         "sessions": sessions, "clients": clients, "pool_per_app": pool, "think_s": think_s,
         "cores": os.cpu_count(),
@@ -240,6 +243,9 @@ def run_load(sessions: int, *, spread_s: float = 5.0, timeout_s: float = 300.0,
         "first_image_p95_s": float(np.percentile(images, 95)) if images else float("nan"),
         "interaction_p50_ms": float(np.percentile(lat, 50)) if lat else float("nan"),
         "interaction_p95_ms": float(np.percentile(lat, 95)) if lat else float("nan"),
+        # which app's changes make the tail: p50 and p95 per app
+        "interaction_by_app_ms": {app: [float(np.percentile(v, 50)), float(np.percentile(v, 95))]
+                                  for app, v in sorted(by_app.items()) if v},
         "sessions_with_canvas": len(first), "interactions": len(lat), "errors": errors,
         "tasks_unfinished": [r["unfinished"] for r in results.values() if "unfinished" in r],
         "idle_kernel_mb_max": max(idle, default=float("nan")),     # preheated pools only
@@ -479,6 +485,11 @@ def table(rows: list[dict]) -> str:
         f"{r['kernels']}, {r['kernels_total_mb']:.0f} | "
         f"{r.get('kernel_cpu_s', float('nan')):.0f} / {r.get('server_cpu_s', float('nan')):.0f} |"
         for r in rows]
+    apps = [f"{r.get('clients', 'browser')} {r['sessions']}: " + ", ".join(
+        f"{app} {p50:.0f} / {p95:.0f}" for app, (p50, p95) in r["interaction_by_app_ms"].items())
+        for r in rows if r.get("interaction_by_app_ms") and r["sessions"] > 1]
+    if apps:
+        lines += ["", "Interaction p50 / p95 ms by app: " + "; ".join(apps) + "."]
     return "\n".join(lines)
 
 
