@@ -6,7 +6,10 @@ start-up fills every pool at once. In a lecture, 30 arrivals within seconds ther
 cores that the arriving students' own kernels and the server need. :class:`PacedKernelManager`
 lets at most ``warmups`` pooled kernels run their notebooks at the same time (by default half
 the cores, at least one), each starting only once the kernels in use have been quiet for a
-moment (or ``refill_patience`` has passed); a visitor's kernel is never held back. Voila
+moment (or ``refill_patience`` has passed), looked at ``refill_settle`` seconds after the
+request (the visitor whose arrival asked for the refill has not connected yet, so at that moment
+the kernels look quiet: measured, the first refill of a class arriving then ran its notebook for
+15 s beside the arrivals); a visitor's kernel is never held back. Voila
 marks the kernels it starts for a pool with ``VOILA_PREHEAT=True`` in their environment, which
 is how they are told apart. ``explorer/voila.json`` names this class as Voila's
 ``multi_kernel_manager_class``, the documented place for a custom kernel manager (Voila wraps
@@ -57,6 +60,9 @@ class PacedKernelManager(AsyncMappingKernelManager):
     refill_patience = Float(30.0, config=True,
                             help="seconds a warm-up waits at most for the kernels in use to "
                                  "go quiet")
+    refill_settle = Float(5.0, config=True,
+                          help="seconds a warm-up waits before it looks for a lull (a refill "
+                               "is asked for before the arriving visitor's page connects)")
 
     _slots: asyncio.Semaphore | None = None
     _limit = 1
@@ -80,6 +86,8 @@ class PacedKernelManager(AsyncMappingKernelManager):
         if env.get(PREHEAT_ENV) != "True":
             return await super().start_kernel(*args, **kwargs)
         slot = self._slot()
+        # Settle before taking a slot: the requests of one arrival burst wait side by side.
+        await asyncio.sleep(self.refill_settle)
         await slot.acquire()
         try:
             waited = await self._wait_for_a_lull()
