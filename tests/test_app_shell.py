@@ -364,9 +364,12 @@ def test_export_figure_and_result(app):
         app.export_figure("exe")
 
 
-def test_independent_stages_run_at_once_and_dependents_wait_for_them():
+def test_independent_stages_run_at_once_and_dependents_wait_for_them(monkeypatch):
     """Two stages that read nothing of each other overlap (each waits for the other at a
     barrier, which would time out if they ran one after the other); a third reads both."""
+    from explorer.apps import _graph
+
+    monkeypatch.setattr(_graph, "machine_busy", lambda: False)   # cores to spare
     barrier = threading.Barrier(2, timeout=10)
 
     def left(a):
@@ -383,6 +386,45 @@ def test_independent_stages_run_at_once_and_dependents_wait_for_them():
     app = App(title="t", params=[Param("a", "float", 0.5, lo=0, hi=1)],
               stages=[Stage(left), Stage(right), Stage(both)], views=[], query_string="")
     assert app.last_error is None and app.result.both == pytest.approx(1.5 * 2.5)
+
+
+def test_on_a_busy_machine_stages_run_one_at_a_time(monkeypatch):
+    """More runnable threads than cores (a class's kernels at work): the same independent
+    stages run one after the other, and give the same values."""
+    from explorer.apps import _graph
+
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow(name, a):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return a + len(name)
+
+    def left(a):
+        return slow("left", a)
+
+    def right(a):
+        return slow("right!", a)
+
+    def both(left, right):
+        return left * right
+
+    def build(busy):
+        monkeypatch.setattr(_graph, "machine_busy", lambda: busy)
+        most[0] = 0
+        for _ in range(2):       # the second evaluation knows the stages are slow
+            app = App(title="t", params=[Param("a", "float", 0.5, lo=0, hi=1)],
+                      stages=[Stage(left), Stage(right), Stage(both)], views=[],
+                      query_string="")
+        return app.result.both, most[0]
+
+    assert build(True) == (pytest.approx(4.5 * 6.5), 1)
+    assert build(False) == (pytest.approx(4.5 * 6.5), 2)
 
 
 def test_a_failing_stage_keeps_the_last_good_result_while_its_sibling_is_cached():

@@ -281,6 +281,11 @@ class Graph:
                 resolve(name, key)
 
         ready: list[tuple[str, tuple]] = []        # inputs resolved, not started yet
+        # Stages overlap while the machine has cores to spare; on a busy one (a class's
+        # kernels all at work) one at a time, which costs less CPU in all (measured, SBM at
+        # its defaults: 145-155 ms a change instead of 170-185) and takes no core from the
+        # other kernels' stages.
+        workers = 1 if machine_busy() else _WORKERS
         while pending or running or ready:
             # Every stage whose inputs are resolved: a cache hit resolves at once, a stage
             # that took under QUICK_SECONDS last time runs here (a trip through the pool
@@ -309,7 +314,7 @@ class Graph:
             # runs what it was given in order, so a stage of the first view made ready late
             # must not queue behind long ones that could wait.
             ready.sort(key=lambda nk: (nk[0] not in self.first, -paths[nk[0]]))   # stable
-            while ready and error is None and len(running) < _WORKERS:
+            while ready and error is None and len(running) < workers:
                 name, key = ready.pop(0)
                 future = _pool().submit(self._run, name, self._args(name, state, values))
                 running[future] = (name, key)
@@ -356,6 +361,29 @@ _POOL: list = []
 _WORKERS = max(2, min(4, os.cpu_count() or 2))
 #: A stage this quick (its last run) runs on the evaluating thread, not in the pool.
 QUICK_SECONDS = 1e-3
+
+
+def machine_busy(loadavg: str = "/proc/loadavg") -> bool:
+    """More threads ready to run right now than the machine has cores.
+
+    Read from the kernel's instantaneous count of runnable threads (the fourth field of
+    ``/proc/loadavg``, "running/total", this thread included); False where there is none.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".loadavg", delete=False) as f:
+    ...     _ = f.write(f"3.10 2.00 1.50 {(os.cpu_count() or 1) + 1}/412 9876")
+    >>> machine_busy(f.name), machine_busy("/no/such/file")
+    (True, False)
+    >>> os.remove(f.name)
+    """
+    try:
+        with open(loadavg) as f:
+            running = int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    return running > (os.cpu_count() or 1)
 
 
 def _pool():
