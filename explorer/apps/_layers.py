@@ -88,13 +88,20 @@ def legend_layers(fig: Figure, renderer) -> dict[int, tuple]:
         w, h = int(renderer.width), int(renderer.height)
         alone = RendererAgg(w, h, fig.dpi)
         legend.draw(alone)
-        box = legend.get_window_extent(alone).padded(2)
-        x0, y0 = max(int(np.floor(box.x0)), 0), max(int(np.floor(box.y0)), 0)
-        x1, y1 = min(int(np.ceil(box.x1)), w), min(int(np.ceil(box.y1)), h)
-        if x1 > x0 and y1 > y0:
+        found = _pixel_box(legend.get_window_extent(alone).padded(2), w, h)
+        if found is not None:
+            x0, y0, x1, y1 = found
             rows = np.asarray(alone.buffer_rgba())[h - y1:h - y0, x0:x1]
             layers[id(legend)] = (x0, y0, np.ascontiguousarray(rows[::-1]))
     return layers
+
+
+def _pixel_box(box: Bbox, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """The whole pixels ``box`` (display coordinates, y up) touches inside a width x height
+    buffer, as (x0, y0, x1, y1); None if it touches none."""
+    x0, y0 = max(int(np.floor(box.x0)), 0), max(int(np.floor(box.y0)), 0)
+    x1, y1 = min(int(np.ceil(box.x1)), width), min(int(np.ceil(box.y1)), height)
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
 def draw_animated(fig: Figure, renderer, layers: dict[int, tuple]) -> None:
@@ -224,9 +231,9 @@ def _fill(renderer, box: Bbox, rgba: np.ndarray) -> None:
     """Paint a box of the Agg buffer (display coordinates, y up) with one colour."""
     pixels = np.asarray(renderer.buffer_rgba())
     height, width = pixels.shape[:2]
-    x0, x1 = max(int(np.floor(box.x0)), 0), min(int(np.ceil(box.x1)), width)
-    y0, y1 = max(int(np.floor(box.y0)), 0), min(int(np.ceil(box.y1)), height)
-    if x1 > x0 and y1 > y0:
+    found = _pixel_box(box, width, height)
+    if found is not None:
+        x0, y0, x1, y1 = found
         pixels[height - y1:height - y0, x0:x1] = rgba
 
 
@@ -260,20 +267,16 @@ class Kept:
         draw_animated(fig, renderer, kept.layers)
         return kept
 
-    def matches(self, fig: Figure) -> bool:
-        """The kept rendering shows the figure's decorations as they are."""
-        return self.decorations == decorations(fig)
-
-    def redraw_axes(self, fig: Figure) -> bool:
+    def redraw_axes(self, fig: Figure, new: tuple) -> bool:
         """Draw again, into the kept rendering, the decorations of each axes whose limits or
-        ticks moved; False (nothing done) if anything else changed.
+        ticks moved (``new``: the figure's :func:`decorations` now); False (nothing done) if
+        anything else changed.
 
         Each such axes' part (its old and new extents) is cleared to the figure's colour and
         the axes' decorations drawn there, as a full rendering would draw them: only when
         that part touches no other axes' extent, text or legend of the figure. The caller
         lays out nothing: the axes' places must be those of the kept rendering.
         """
-        new = decorations(fig)
         old = self.decorations
         if len(new) != len(old) or new[:3] != old[:3]:
             return False

@@ -39,7 +39,7 @@ from .._common import check_option
 from ..tours import Tour
 from ._export import Exporter
 from ._graph import Graph, Stage, Task, View, inputs_of
-from ._layers import Kept, draw_animated, layout_inputs, mark_animated, needs_layout
+from ._layers import Kept, decorations, draw_animated, layout_inputs, mark_animated, needs_layout
 from ._layout import PX_PER_INCH, GridLayout
 from ._params import SEED, Param, parse_query
 from ._status import DEBUG_ENV, StatusLine
@@ -134,7 +134,6 @@ def steady_limits(lo: float, hi: float, current: tuple[float, float] | None = No
 
 def _figure_widget(fig: Figure) -> W.Widget:
     return fig.canvas if isinstance(fig.canvas, W.DOMWidget) else W.Output()
-
 
 
 class Results(Mapping):
@@ -680,14 +679,16 @@ class App:
         if kept is None:
             self._draw_figure(name)
             return
-        if not kept.matches(fig):
-            if (needs_layout(self._layout_keys.get(name), layout_inputs(fig))
-                    or not kept.redraw_axes(fig)):
-                self._draw_figure(name)
-                return
-            self.n_reframed += 1
         canvas = fig.canvas
-        canvas.restore_region(kept.region)
+        now = decorations(fig)
+        if now == kept.decorations:
+            canvas.restore_region(kept.region)
+        elif (needs_layout(self._layout_keys.get(name), layout_inputs(fig))
+              or not kept.redraw_axes(fig, now)):
+            self._draw_figure(name)
+            return
+        else:
+            self.n_reframed += 1        # the buffer holds the kept rendering, just redrawn
         draw_animated(fig, canvas.get_renderer(), kept.layers)
         canvas.blit(fig.bbox)
         if overlay_only:
