@@ -43,7 +43,7 @@ def test_setting_a_control_changes_the_result(app):
     assert app.controls["preset"].value == "(custom)"
     # The figure follows: the starts drawn are the result's.
     bm = app.result.population.run.extras["block_means"]
-    assert np.array_equal(app.artists["phase"].starts.get_offsets(), bm[0].T)
+    assert np.array_equal(np.column_stack(app.artists["phase"].starts.get_data()), bm[0].T)
 
 
 def test_view_only_control_rerenders_without_recompute(app):

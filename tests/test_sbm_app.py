@@ -24,7 +24,8 @@ def test_phase_plane_marks_every_fixed_point(app):
 
 def test_bifurcation_view_matches_fixed_point_counts(app):
     app.set_state({"p": 0.3, "q": 0.1})
-    offsets = np.concatenate([a.get_offsets() for a in app.artists["bifurcation"].points.values()])
+    offsets = np.concatenate([np.column_stack(a.get_data())
+                              for a in app.artists["bifurcation"].points.values()])
     for n in (10, 100, 2000):
         if n in sbm_app.N_GRID:
             assert np.sum(offsets[:, 0] == n) == len(sbm.fixed_points(n, 0.3, 0.1))

@@ -285,6 +285,27 @@ def test_record_ends_keeps_start_and_final_of_the_full_path():
     assert np.array_equal(ends.extras["p_hat"], full.extras["p_hat"][[0, -1]])
 
 
+def test_elbo_off_leaves_the_sweeps_bit_for_bit_and_the_objective_nan():
+    """elbo=False skips only the ELBO: every schedule, record and graph gives the same path."""
+    A, _ = sbm.sample_graph(120, 0.3, 0.05, rng=26)
+    Psi = np.random.default_rng(27).random((120, 3))
+    for graph, kw in ((A, dict(p=0.3, q=0.05)), (A, dict(estimate=True)),
+                      (A, dict(p=0.3, q=0.05, damping=0.4)),
+                      (A, dict(p=0.3, q=0.05, schedule="sequential")),
+                      ("population", dict(p=0.3, q=0.05, n=120))):
+        for record in ("all", "ends"):
+            on = sbm.bcavi(graph, Psi, record=record, **kw)
+            off = sbm.bcavi(graph, Psi, record=record, elbo=False, **kw)
+            assert np.array_equal(off.iterates, on.iterates) and off.status == on.status
+            assert np.array_equal(off.times, on.times)
+            for key, value in on.extras.items():
+                assert np.array_equal(off.extras[key], value), key
+            assert off.objective.shape == on.objective.shape
+            assert np.isnan(off.objective).all() and np.isfinite(on.objective).all()
+    with pytest.raises(ValueError, match="elbo must be True or False; got 'yes'"):
+        sbm.bcavi(A, Psi, p=0.3, q=0.05, elbo="yes")
+
+
 def test_no_warnings_at_extreme_parameters():
     import warnings
 

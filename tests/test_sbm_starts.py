@@ -201,6 +201,8 @@ def test_the_gap_sampler_draws_the_geometric_law():
 
 def test_group_dynamics_is_the_straightforward_iteration_bit_for_bit():
     """The buffered loop against the plain formula sigmoid(a (own - U) + b other) - 1/2."""
+    from scipy.special import expit
+
     from explorer.sbm._population import constants
     from explorer.sbm._starts import _gauss_legendre, _group_dynamics
 
@@ -216,8 +218,7 @@ def test_group_dynamics_is_the_straightforward_iteration_bit_for_bit():
         for sweep in range(200):
             if sweep > 0:
                 S = m * np.einsum("dbg,dbg->db", U, weights)
-            new = 0.5 + 0.5 * np.tanh(0.5 * (a * (S[:, :, None] - U) + b * S[:, ::-1, None]))
-            new = new - 0.5
+            new = expit(a * (S[:, :, None] - U) + b * S[:, ::-1, None]) - 0.5
             moved = np.max(np.abs(new - U))
             U = new
             if moved < 1e-12:

@@ -211,7 +211,7 @@ def population(n, pq, psi0, updates, parameters, schedule, damping, max_iter,
     """Population BCAVI (expected graph) from every start, and the limit each reached."""
     damping = damping if schedule == "damped" else 0.0
     run = sbm.bcavi(sbm.expected_graph(n, *pq), psi0, max_iter=max_iter, damping=damping,
-                    tol=1e-9, **updates)
+                    tol=1e-9, elbo=False, **updates)
     bx, by = run.extras["block_means"][-1]
     # Classified under the map these runs iterate: misspecified (p_hat, q_hat) or joint.
     the_map = {"estimated": {"joint": True},
@@ -242,9 +242,9 @@ def known_vs_estimated(graph, pq, psi0, max_iter, guess):
     (from the first-sweep guess when there is one)."""
     A, labels = graph
     one = psi0[:, :1]
-    known = sbm.bcavi(A, one, p=pq[0], q=pq[1], max_iter=max_iter)
+    known = sbm.bcavi(A, one, p=pq[0], q=pq[1], max_iter=max_iter, elbo=False)
     first = {} if guess is None else {"p": guess[0], "q": guess[1]}
-    estimated = sbm.bcavi(A, one, estimate=True, max_iter=max_iter, **first)
+    estimated = sbm.bcavi(A, one, estimate=True, max_iter=max_iter, elbo=False, **first)
     acc = [np.array([sbm.accuracy(it, labels) for it in r.iterates])[:, 0]
            for r in (known, estimated)]
     return SimpleNamespace(known=known, estimated=estimated, known_accuracy=acc[0],
@@ -362,7 +362,9 @@ def build_phase(fig):
     (a.separatrix,) = ax.plot([], [], ".", ms=1.2, c="k", label="separatrix")
     a.trails = LineCollection([], colors="k", linewidths=0.5, alpha=0.5)
     ax.add_collection(a.trails)
-    a.starts = ax.scatter([], [], s=8, c="k", zorder=3, label="start")
+    # Markers of one colour are Line2D markers, not scatter: matplotlib measures a scatter's
+    # marker path (in Python) on every draw, 0.7 ms each, which a slider change pays.
+    (a.starts,) = ax.plot([], [], "o", ms=2.8, c="k", ls="", zorder=3, label="start")
     (a.clicked,) = ax.plot([], [], "-o", c="tab:red", lw=1.8, ms=3, zorder=6,
                            label="clicked start")
     a.fixed = {role: ax.scatter([], [], s=70, marker=mk, zorder=5, edgecolors="k",
@@ -384,7 +386,7 @@ def draw_phase(a, landscape, population, trails, clicked, parameters):
         artist.set_facecolors([STABILITY_COLOURS[f.kind] for f in pts] or "none")
     bm = population.run.extras["block_means"]  # (K, 2, R)
     a.trails.set_segments(list(np.transpose(bm, (2, 0, 1))) if trails else [])
-    a.starts.set_offsets(bm[0].T)
+    a.starts.set_data(bm[0][0], bm[0][1])
     path = clicked.iterates[:, 0, :] if clicked is not None else np.empty((0, 2))
     a.clicked.set_data(path[:, 0], path[:, 1])
     # The basins and fixed points are those of the known-(p, q) map; say so when the runs
@@ -459,7 +461,7 @@ def draw_accuracy(a, sample, known_vs_estimated):
 
 def build_bifurcation(fig):
     a = SimpleNamespace(ax=fig.add_subplot())
-    a.points = {kind: a.ax.scatter([], [], s=9, c=col, label=kind)
+    a.points = {kind: a.ax.plot([], [], "o", ms=3, c=col, ls="", label=kind)[0]
                 for kind, col in STABILITY_COLOURS.items()}
     a.n = a.ax.axvline(1, c="k", lw=1.2)
     a.thresholds = [a.ax.axvline(1, c="grey", ls=":", lw=0.8) for _ in range(3)]
@@ -473,7 +475,7 @@ def draw_bifurcation(a, bifurcation, n):
     b = bifurcation
     for kind, artist in a.points.items():
         sel = b["kind"] == kind
-        artist.set_offsets(np.column_stack([b["n"][sel], b["x"][sel]]))
+        artist.set_data(b["n"][sel], b["x"][sel])
     a.n.set_xdata([n, n])
     for line, key in zip(a.thresholds, ("truth", "all_same", "all_same_stable"), strict=True):
         value = b["thresholds"][key]

@@ -153,41 +153,50 @@ def population_map(x, y, *, n: int, p: float, q: float, p_hat: float | None = No
 
 
 _TINY = np.finfo(float).tiny
-_LOG_TINY = float(np.log(_TINY))
+_LN2 = float(np.log(2.0))
 
 
 def _entropy(z: np.ndarray, out: np.ndarray | None = None,
              work: np.ndarray | None = None) -> np.ndarray:
     """Binary entropy H(z) elementwise, with 0 log 0 = 0 (saturated psi is common).
 
-    Written as -[z (log z - log(1 - z)) + log(1 - z)] with both logs clamped to
-    finite values, so exact 0s and 1s need no mask; ``out`` and ``work`` (arrays
-    shaped like z) let the BCAVI loop reuse memory instead of faulting in fresh pages.
+    Written as -ln 2 [z log2 z + (1 - z) log2(1 - z)] with both arguments clamped to the
+    smallest normal float, so exact 0s and 1s need no mask. numpy's log2 is vectorised on
+    AVX2 machines where its natural log and log1p are not (the entropy costs 0.6x as much
+    as with log and log1p, measured); the result is accurate to a few units of 1e-16 in
+    absolute terms, which is what the ELBO's sums need. ``out`` and ``work`` (arrays shaped
+    like z) let the BCAVI loop reuse memory instead of faulting in fresh pages.
+
+    >>> bool(np.isclose(_entropy(np.array([0.5]))[0], np.log(2), rtol=1e-15, atol=0))
+    True
+    >>> _entropy(np.array([0.0, 1.0])).tolist() == [0.0, 0.0]
+    True
     """
     z = np.asarray(z, dtype=float)
     if z.ndim == 0:
         return _entropy(z.reshape(1))[0]
     h = np.maximum(z, _TINY, out=out)
-    np.log(h, out=h)
-    lw = np.negative(z, out=work)
-    with np.errstate(divide="ignore"):
-        np.log1p(lw, out=lw)
-    np.maximum(lw, _LOG_TINY, out=lw)
-    h -= lw
-    h *= z
+    np.log2(h, out=h)
+    h *= z                                          # z log2 z
+    lw = np.subtract(1.0, z, out=work)
+    np.maximum(lw, _TINY, out=lw)
+    np.log2(lw, out=lw)
     h += lw
-    return np.negative(h, out=h)
+    lw *= z
+    h -= lw                                         # + (1 - z) log2(1 - z)
+    h *= -_LN2
+    return h
 
 
 def _sigmoid(f: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Logistic function via tanh (half the cost of scipy's expit, no overflow)."""
+    """Logistic function: scipy's expit, exact and overflow-free.
+
+    (Half the cost of 0.5 + 0.5 tanh(f/2) with numpy 2.4 on AVX2 machines, where float64 exp
+    is vectorised and tanh is not; and exact in relative terms for very negative f.)
+    """
     if out is None:
-        return 0.5 + 0.5 * np.tanh(0.5 * np.asarray(f, dtype=float))
-    out = np.multiply(f, 0.5, out=out)
-    np.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
-    return out
+        return expit(np.asarray(f, dtype=float))
+    return expit(f, out=out)
 
 
 def population_elbo(x, y, *, n: int, p: float, q: float) -> np.ndarray:

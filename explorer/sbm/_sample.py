@@ -557,6 +557,7 @@ def bcavi(
     estimate: bool = False,
     n: int | None = None,
     record: str = "all",
+    elbo: bool = True,
     rng=None,
 ) -> Trajectory:
     r"""Mean-field coordinate ascent for the two-class SBM, from one or R starts at once.
@@ -595,6 +596,10 @@ def bcavi(
     record : {"all", "ends"}
         Keep every sweep, or only the start and the end (``times`` then says
         which sweeps were kept); "ends" needs memory for two copies of psi only.
+    elbo : bool
+        Compute the ELBO after each kept sweep; False leaves ``objective`` NaN and saves an
+        entropy pass over psi per sweep (for callers that need only the path, such as the
+        phase-plane trajectories). The sweeps themselves are the same.
     rng : ignored
         Accepted for a uniform signature; the updates are deterministic.
 
@@ -623,6 +628,8 @@ def bcavi(
     tol = check_real("tol", tol, 0.0)
     if not isinstance(estimate, bool | np.bool_):
         raise ValueError(f"estimate must be True or False; got {estimate!r}")
+    if not isinstance(elbo, bool | np.bool_):
+        raise ValueError(f"elbo must be True or False; got {elbo!r}")
     if (p is None) != (q is None):
         raise ValueError("give both p and q, or neither (with estimate=True)")
     if p is None and not estimate:
@@ -644,12 +651,15 @@ def bcavi(
         p_cur, q_cur = np.full(R, p), np.full(R, q)
     else:
         p_cur, q_cur = _m_step(g, psi, AU + 0.5 * g.degree())
-    stats = _column_stats(psi)
+    stats = _column_stats(psi) if elbo else (None, (psi - 0.5).sum(axis=0), None)
     su = stats[1]
     spare = None  # the buffer of the psi before last, reused (the recorder keeps copies)
-    every = record == "all"  # with "ends" only the last ELBO is needed: computed after the loop
+    # With "ends" only the last ELBO is needed: computed after the loop.
+    every = record == "all" and elbo
     rec = _Recorder(record)
-    rec.add(0, psi, p_cur, q_cur, _elbo_kernel(g, psi, AU, p_cur, q_cur, stats))
+    no_elbo = np.full(R, np.nan)
+    rec.add(0, psi, p_cur, q_cur, _elbo_kernel(g, psi, AU, p_cur, q_cur, stats) if elbo
+            else no_elbo)
     status = Status.MAX_ITER
     for sweep in range(1, max_iter + 1):
         if estimate and (sweep > 1 or p is None):
@@ -679,12 +689,12 @@ def bcavi(
         old, psi, p_cur, q_cur = psi, new, p_new, q_new
         AU = g.centred_matvec(psi)
         rec.add(sweep, psi, p_cur, q_cur,
-                _elbo_kernel(g, psi, AU, p_cur, q_cur, stats) if every else None)
+                _elbo_kernel(g, psi, AU, p_cur, q_cur, stats) if every else no_elbo)
         spare = old if rec.unreferenced(old) else None
         if moved < tol:
             status = Status.CONVERGED
             break
-    if not every:
+    if elbo and not every:
         rec.set_last_objective(_elbo_kernel(g, psi, AU, p_cur, q_cur))
     return rec.trajectory(status, m, estimate, single)
 

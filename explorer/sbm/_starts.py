@@ -98,7 +98,7 @@ def _montecarlo_chunk(job: dict, rng: np.random.Generator) -> tuple[int, int, in
     n, p, q = job["n"], job["p"], job["q"]
     psi = initial_psi(job["init"], n, job["count"], eps=job["eps"], rng=rng)
     tr = bcavi("population", psi, p=p, q=q, n=n, max_iter=job["max_iter"], tol=1e-10,
-               record="ends")
+               record="ends", elbo=False)
     x, y = tr.extras["block_means"][-1]
     kinds = classify_limits(np.clip(x, 0, 1), np.clip(y, 0, 1), n=n, p=p, q=q, tol=1e-6)
     return int(np.sum(kinds == "truth")), int(x.size), int(np.sum(kinds == "undecided"))
@@ -463,7 +463,8 @@ def escape_share(
         if cancel is not None and cancel.is_set():
             break
         psi1 = _first_sweep(g, psi0, p_hat[k], q_hat[k])
-        end = bcavi(g, psi1, estimate=True, max_iter=max_iter, tol=1e-10, record="ends").final
+        end = bcavi(g, psi1, estimate=True, max_iter=max_iter, tol=1e-10, record="ends",
+                    elbo=False).final
         truth.append(float(np.mean(accuracy(end, labels) >= TRUTH_ACCURACY)))
         collapsed.append(float(np.mean(np.max(np.abs(end - 0.5), axis=0) < COLLAPSED)))
         if on_progress is not None:
