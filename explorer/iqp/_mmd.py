@@ -21,7 +21,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._common import as_rng, check_array, check_int, check_option, check_real
-from ._circuit import EXACT_MAX_N, GateSet, _check_theta, _gate_signs, exact_probs
+from ._circuit import (
+    EXACT_MAX_N,
+    GateSet,
+    _check_theta,
+    _gate_signs,
+    _kron_apply,
+    exact_probs,
+)
 from ._phases import BLOCK_ENTRIES, _empty, _support, phase_model, workspace
 
 __all__ = ["BANDWIDTHS", "SINGLE_TRIG_ABOVE", "SINGLE_TRIG_ERROR", "bandwidth",
@@ -143,19 +150,13 @@ def empirical_distribution(data) -> np.ndarray:
 
 
 def _kernel_quadratic(d: np.ndarray, n: int, sigma: float):
-    """d^T K d with K = (x) [[1, g], [g, 1]], g = exp(-1/(2 sigma^2)), applied qubit by qubit.
+    """d^T K d with K = (x) [[1, g], [g, 1]], g = exp(-1/(2 sigma^2)) (a Kronecker power).
 
     ``d`` of shape (2^n,) gives a float; of shape (P, 2^n), one value per row.
     """
     g = math.exp(-_inverse_two_sigma2(sigma))
-    lead = d.shape[:-1]
-    Kd = np.array(d, dtype=float, copy=True)
-    for k in range(n):       # the pairs of strings that differ in bit k, in place
-        w = Kd.reshape(*lead, -1, 2, 2**k)
-        a = w[..., 0, :].copy()
-        w[..., 0, :] += g * w[..., 1, :]
-        w[..., 1, :] += g * a
-    if not lead:
+    Kd = _kron_apply(d, ((1.0, g), (g, 1.0)), n)
+    if d.ndim == 1:
         return float(d @ Kd)
     return np.einsum("...k,...k->...", d, Kd)
 
