@@ -1,7 +1,7 @@
 """Root of the test run: which package modules pytest's doctest collection skips.
 
-``make test`` collects the ``>>>`` examples in ``explorer/`` (``--doctest-modules``). The app
-layer and the command line are tested headlessly under ``tests/``, not by doctests, and their
+``make test`` collects the ``>>>`` examples in ``explorer/`` (``--doctest-modules``). Those of
+the app layer and the command line run in tests/test_app_doctests.py instead, so that their
 imports (ipywidgets, matplotlib) stay out of the backends' doctest run.
 """
 

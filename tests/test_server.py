@@ -9,11 +9,20 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, _free_port
-from explorer.__main__ import APP_NOTEBOOKS, CONFIG, KERNEL_MB, pooled_kernels, server_config
+from explorer.__main__ import (
+    APP_NOTEBOOKS,
+    BLAS_THREAD_VARIABLES,
+    CONFIG,
+    KERNEL_MB,
+    kernel_environment,
+    pooled_kernels,
+    server_config,
+)
 
 
 def test_the_configuration_is_the_production_one_and_binder_installs_it():
@@ -61,7 +70,8 @@ def test_serve_preheats_states_its_memory_and_stops_on_sigterm_with_kernels_in_u
         proc = subprocess.Popen([sys.executable, "-m", "explorer", "serve", "--port", str(port),
                                  "--students", "4"], stdout=log, stderr=subprocess.STDOUT,
                                 cwd=ROOT, env={k: v for k, v in os.environ.items()
-                                               if k != "EXPLORER_DEBUG"})
+                                               if k != "EXPLORER_DEBUG"
+                                               and k not in BLAS_THREAD_VARIABLES})
     try:
         deadline = time.monotonic() + 240
         n_notebooks = len(list((ROOT / "notebooks").glob("*.ipynb")))
@@ -81,6 +91,9 @@ def test_serve_preheats_states_its_memory_and_stops_on_sigterm_with_kernels_in_u
         assert re.search(r"Kernel started", log_path.read_text())   # the pool refills
         in_use = _children(proc.pid)
         assert len(in_use) >= kernels
+        for line in in_use:       # a kernel per student: one BLAS thread each
+            environ = Path(f"/proc/{line.split()[0]}/environ").read_bytes().split(b"\0")
+            assert b"OPENBLAS_NUM_THREADS=1" in environ and b"OMP_NUM_THREADS=1" in environ
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -132,3 +145,10 @@ def test_pooled_kernels_warm_up_a_few_at_a_time(tmp_path):
         running += 1 if now else -1
         assert 0 <= running <= limit and (not now or int(now) == running)
     assert [e[0] for e in events].count("warm after") == 4
+
+
+def test_a_class_server_gives_each_kernel_one_blas_thread_unless_told_otherwise():
+    env = kernel_environment({"OMP_NUM_THREADS": "2", "PATH": "/bin"}, pool=10)
+    assert env["OPENBLAS_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
+    assert env["OMP_NUM_THREADS"] == "2" and env["PATH"] == "/bin"    # set by hand: kept
+    assert kernel_environment({"PATH": "/bin"}, pool=0) == {"PATH": "/bin"}  # one visitor
