@@ -417,9 +417,10 @@ def build_elbo(fig):
 
 def steady_x(ax, last) -> tuple[float, float]:
     """Sweep axis 0 .. a round number at or above last, kept while the runs use more than
-    half of it: runs that take 6, 7 or 9 sweeps share the axis 0 .. 10 (no full redraw)."""
+    a quarter of it: runs that take 6, 9 or 17 sweeps share the axis 0 .. 20 (a p slider
+    moves the run lengths back and forth, and each new axis costs a redraw of the frame)."""
     hi = ax.get_xlim()[1]
-    if last <= hi <= 2 * max(last, 1):
+    if last <= hi <= 4 * max(last, 1):
         return 0, hi
     top = max(float(last), 1.0)
     decade = 10.0 ** np.floor(np.log10(top))
