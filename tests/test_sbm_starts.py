@@ -199,8 +199,10 @@ def test_the_gap_sampler_draws_the_geometric_law():
         assert abs(g.mean() - 1 / prob) <= 4.5 * se_mean
 
 
-def test_group_dynamics_is_the_straightforward_iteration_bit_for_bit():
-    """The buffered loop against the plain formula sigmoid(a (own - U) + b other) - 1/2."""
+def test_group_dynamics_is_the_straightforward_iteration_to_rounding():
+    """The compacting loop against the plain formula sigmoid(a (own - U) + b other) - 1/2,
+    iterated for each draw alone until that draw moves less than 1e-12, for draws of several
+    n at once (one n per draw)."""
     from scipy.special import expit
 
     from explorer.sbm._population import constants
@@ -208,21 +210,44 @@ def test_group_dynamics_is_the_straightforward_iteration_bit_for_bit():
 
     rng = np.random.default_rng(15)
     z, w = _gauss_legendre()
-    for n, p, q in ((20, 0.3, 0.1), (2000, 0.3, 0.1), (400, 0.8, 0.4), (60, 0.12, 0.1)):
-        m = n // 2
-        S0 = np.sqrt(m / 12) * rng.standard_normal((40, 2))
-        nodes, weights = 0.5 * z, np.broadcast_to(w / 2, (40, 2, z.size))
+    nodes = 0.5 * z
+    for ns, p, q in (((20, 2000), 0.3, 0.1), ((400,), 0.8, 0.4), ((60, 20, 8), 0.12, 0.1)):
+        n = np.repeat(ns, 40)
+        S0 = np.sqrt(n[:, None] // 2 / 12) * rng.standard_normal((n.size, 2))
+        weights = np.broadcast_to(w / 2, (n.size, 2, z.size))
         t, lam = constants(p, q)
         a, b = 4 * t * (p - lam), 4 * t * (q - lam)
-        U, S = np.broadcast_to(nodes, weights.shape), S0
-        for sweep in range(200):
-            if sweep > 0:
-                S = m * np.einsum("dbg,dbg->db", U, weights)
-            new = expit(a * (S[:, :, None] - U) + b * S[:, ::-1, None]) - 0.5
-            moved = np.max(np.abs(new - U))
-            U = new
-            if moved < 1e-12:
-                break
+        want = []
+        for d in range(n.size):
+            U, S = nodes[None, :] * np.ones((2, 1)), S0[d]
+            for sweep in range(200):
+                if sweep > 0:
+                    S = n[d] // 2 * np.einsum("bg,bg->b", U, weights[d])
+                new = expit(a * (S[:, None] - U) + b * S[::-1, None]) - 0.5
+                moved = np.max(np.abs(new - U))
+                U = new
+                if moved < 1e-12:
+                    break
+            want.append(0.5 + np.sum(U * weights[d], axis=-1))
         x, y = _group_dynamics(S0, nodes, weights, n, p, q, 200)
-        np.testing.assert_array_equal(x, 0.5 + np.sum(U[:, 0] * weights[:, 0], axis=-1))
-        np.testing.assert_array_equal(y, 0.5 + np.sum(U[:, 1] * weights[:, 1], axis=-1))
+        # The same operations per draw; only the summation order of the block means may
+        # differ (a batch against one draw), by an ulp.
+        np.testing.assert_allclose(np.column_stack([x, y]), np.array(want), rtol=0, atol=5e-16)
+
+
+def test_success_curve_is_success_probability_n_after_n():
+    """One pass over all n equals the scalar calls on the same stream (Bernoulli, uniform
+    and near-centre starts), and bad input names the parameter."""
+    ns = [20, 38, 200, 2000]
+    for init in ("uniform", "bernoulli", "near_centre"):
+        rng = np.random.default_rng(3)
+        one_by_one = [sbm.success_probability(n, 0.3, 0.1, init=init, method="semianalytic",
+                                              n_inits=120, rng=rng) for n in ns]
+        curve = sbm.success_curve(ns, 0.3, 0.1, init=init, n_inits=120, rng=3)
+        assert curve.tolist() == one_by_one, init
+    with pytest.raises(ValueError, match="ns must hold at least one"):
+        sbm.success_curve([], 0.3, 0.1)
+    with pytest.raises(ValueError, match="init"):
+        sbm.success_curve([20], 0.3, 0.1, init="informed")
+    with pytest.raises(ValueError, match="n must be"):
+        sbm.success_curve([20, 7], 0.3, 0.1)

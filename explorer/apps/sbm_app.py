@@ -199,9 +199,7 @@ def success(pq, init, eps, parameters) -> dict:
     init = init if init in sbm.INITS else "uniform"
     # A fixed stream: the curve is a property of (p, q, init), not of the app's seed.
     rng = np.random.default_rng(2018)
-    semi = np.array([sbm.success_probability(int(n), *pq, init=init, eps=eps,
-                                             method="semianalytic", n_inits=SEMI_INITS, rng=rng)
-                     for n in N_SUCCESS])
+    semi = sbm.success_curve(N_SUCCESS, *pq, init=init, eps=eps, n_inits=SEMI_INITS, rng=rng)
     asym = sbm.success_probability(int(N_SUCCESS[0]), *pq, method="asymptotic")
     return {"n": N_SUCCESS, "semianalytic": semi, "asymptotic": asym}
 

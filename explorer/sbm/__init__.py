@@ -69,6 +69,7 @@ from ._starts import (
     first_sweep_guess,
     initial_psi,
     joint_population_map,
+    success_curve,
     success_probability,
     truth_gap,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "escape_threshold",
     "initial_psi",
     "joint_population_map",
+    "success_curve",
     "success_probability",
     "SCHEDULES",
     "Basins",

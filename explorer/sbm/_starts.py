@@ -37,6 +37,7 @@ __all__ = [
     "truth_gap",
     "initial_psi",
     "joint_population_map",
+    "success_curve",
     "success_probability",
 ]
 
@@ -114,19 +115,43 @@ def _semianalytic(n, p, q, init, eps, n_inits, rng, max_iter) -> float:
     uniform or near-centre start 24 Gauss-Legendre nodes with their fixed weights, the block
     sums S1, S2 ~ N(0, m sigma^2) in the first step (an approximation).
     """
-    m = n // 2
+    return float(_semianalytic_shares([n], p, q, init, eps, n_inits, rng, max_iter)[0])
+
+
+#: Group values per pass of the dynamics (2^15, 256 kB an array): several n at once while
+#: their arrays stay in cache; all twelve n of the app's curve in one pass were slower.
+_GROUP_BLOCK = 2**15
+
+
+def _semianalytic_shares(ns, p, q, init, eps, n_inits, rng, max_iter) -> np.ndarray:
+    """:func:`_semianalytic` at each n of ``ns``, its draws taken from ``rng`` n after n; as
+    many n as fit in a cache-sized block share one pass of the dynamics."""
+    S, weights = [], []
+    for n in ns:
+        m = n // 2
+        if init == "bernoulli":
+            k = rng.binomial(m, 0.5, size=(n_inits, 2))          # ones in each block
+            weights.append(np.stack([(m - k) / m, k / m], axis=-1))  # (draw, block, group)
+            S.append(k - m / 2.0)
+        else:
+            S.append(np.sqrt(m * _init_variance(init, eps)) * rng.standard_normal((n_inits, 2)))
     if init == "bernoulli":
-        k = rng.binomial(m, 0.5, size=(n_inits, 2))          # ones in each block
         nodes = np.array([-0.5, 0.5])
-        weights = np.stack([(m - k) / m, k / m], axis=-1)      # (draw, block, group)
-        S = k - m / 2.0
     else:
-        S = np.sqrt(m * _init_variance(init, eps)) * rng.standard_normal((n_inits, 2))
-        half = 0.5 if init == "uniform" else eps
         z, w = _gauss_legendre()
-        nodes, weights = half * z, np.broadcast_to(w / 2, (n_inits, 2, z.size))
-    x, y = _group_dynamics(S, nodes, weights, n, p, q, max_iter)
-    return float(np.mean(classify_limits(x, y, n=n, p=p, q=q, tol=1e-6) == "truth"))
+        nodes = (0.5 if init == "uniform" else eps) * z
+        weights = [np.broadcast_to(w / 2, (n_inits, 2, z.size))] * len(ns)
+    per_pass = max(1, _GROUP_BLOCK // (n_inits * 2 * nodes.size))
+    shares = []
+    for i in range(0, len(ns), per_pass):
+        part = ns[i:i + per_pass]
+        sizes = np.repeat(np.asarray(part, dtype=np.int64), n_inits)
+        x, y = _group_dynamics(np.concatenate(S[i:i + per_pass]), nodes,
+                               np.concatenate(weights[i:i + per_pass]), sizes, p, q, max_iter)
+        shares += [np.mean(classify_limits(x[j:j + n_inits], y[j:j + n_inits], n=int(n), p=p,
+                                           q=q, tol=1e-6) == "truth")
+                   for n, j in zip(part, range(0, x.size, n_inits), strict=True)]
+    return np.array(shares, dtype=float)
 
 
 @functools.cache
@@ -141,30 +166,36 @@ def _group_dynamics(S, nodes, weights, n, p, q, max_iter):
     """Block means after population BCAVI from starts made of groups of equal nodes.
 
     ``S`` (draws, 2) are the first block sums of psi - 1/2; ``nodes`` (G,) the groups' start
-    values minus 1/2; ``weights`` (draws, 2, G) each group's share of its block.
+    values minus 1/2; ``weights`` (draws, 2, G) each group's share of its block; ``n`` the
+    number of nodes, one for all draws or one per draw. Each draw stops on its own once no
+    group moves more than 1e-12 in a sweep (or after ``max_iter`` sweeps): the draws still
+    moving are the only ones updated, so a few slow ones do not keep the rest iterating.
     """
     t, lam = constants(p, q)
-    m = n // 2
     a, b = 4 * t * (p - lam), 4 * t * (q - lam)
-    U = np.broadcast_to(nodes, weights.shape)              # u = psi - 1/2 per group
-    # Two buffers take turns holding the new and the previous sweep, and a third the change:
-    # the same operations as sigmoid(a (own - U) + b other) - 1/2 without fresh arrays.
-    buffers, diff = (np.empty(weights.shape), np.empty(weights.shape)), np.empty(weights.shape)
+    m = np.broadcast_to(np.asarray(n, dtype=np.int64) // 2, (weights.shape[0],))
+    final = np.empty(weights.shape)                        # u = psi - 1/2 per group, at the end
+    moving = np.arange(weights.shape[0])
+    U, W = np.broadcast_to(nodes, weights.shape), weights
     for sweep in range(max_iter):
         if sweep > 0:
-            S = m * np.einsum("dbg,dbg->db", U, weights)
-        own, other = S[:, :, None], S[:, ::-1, None]
-        new = np.subtract(own, U, out=buffers[sweep % 2])
+            S = m[:, None] * np.einsum("dbg,dbg->db", U, W)
+        new = np.subtract(S[:, :, None], U)                # sigmoid(a (own - U) + b other) - 1/2
         new *= a
-        new += b * other
+        new += b * S[:, ::-1, None]
         _sigmoid(new, out=new)
         new -= 0.5
-        moved = np.max(np.abs(np.subtract(new, U, out=diff), out=diff))
+        moved = np.max(np.abs(new - U), axis=(1, 2))
         U = new
-        if moved < 1e-12:
-            break
-    return 0.5 + np.sum(U[:, 0] * weights[:, 0], axis=-1), \
-        0.5 + np.sum(U[:, 1] * weights[:, 1], axis=-1)
+        still = moved >= 1e-12
+        if not still.all():
+            final[moving[~still]] = U[~still]
+            moving, U, W, m = moving[still], U[still], W[still], m[still]
+            if moving.size == 0:
+                break
+    final[moving] = U
+    return 0.5 + np.sum(final[:, 0] * weights[:, 0], axis=-1), \
+        0.5 + np.sum(final[:, 1] * weights[:, 1], axis=-1)
 
 
 def success_probability(
@@ -247,6 +278,44 @@ def success_probability(
     hits = sum(r[0] for r in res.results)
     total = sum(r[1] for r in res.results)
     return hits / total if total else float("nan")
+
+
+def success_curve(ns, p: float, q: float, *, init: str = "uniform", n_inits: int = 1000,
+                  eps: float = 0.1, max_iter: int = 200, rng=None) -> np.ndarray:
+    """The semi-analytic share of random starts reaching the truth, at each n of ``ns``.
+
+    The numbers of ``success_probability(n, p, q, method="semianalytic", ...)`` for each n in
+    turn on one random stream, computed in one pass of the group dynamics over all the draws
+    (a slider that moves p redraws the whole curve: one pass costs less than one per n).
+
+    Parameters
+    ----------
+    ns : sequence of int
+        Numbers of nodes (each even, >= 4).
+    p, q, init, n_inits, eps, max_iter, rng
+        As for :func:`success_probability` (``init`` one of :data:`INITS`).
+
+    Returns
+    -------
+    ndarray, shape (len(ns),)
+
+    Examples
+    --------
+    >>> curve = success_curve([20, 200], 0.3, 0.1, n_inits=50, rng=0)
+    >>> rng = np.random.default_rng(0)
+    >>> curve.tolist() == [success_probability(n, 0.3, 0.1, method="semianalytic",
+    ...                                        n_inits=50, rng=rng) for n in (20, 200)]
+    True
+    """
+    ns = [_check_n(n) for n in np.atleast_1d(np.asarray(ns)).tolist()]
+    if not ns:
+        raise ValueError("ns must hold at least one number of nodes; got none")
+    p, q = _check_pq(p, q)
+    init = check_option("init", init, INITS)
+    n_inits = check_int("n_inits", n_inits, 1, 100_000_000)
+    eps = check_real("eps", eps, 0.0, 0.5, lo_open=True)
+    max_iter = check_int("max_iter", max_iter, 1, 1_000_000)
+    return _semianalytic_shares(ns, p, q, init, eps, n_inits, as_rng(rng), max_iter)
 
 
 def _joint_outcome(delta, n, p, q, max_iter=2000):
