@@ -257,13 +257,15 @@ def build_landscape(fig):
     a.ax.axvline(0, c="tab:red", lw=0.8)
     a.ax.set(xlabel="step along direction 1", ylabel="MMD²", title="loss slice")
     # The loss spans decades as the scale moves: its power of ten goes into the axis label
-    # and the ticks show mantissas, one to five characters whatever the decade, so a new
-    # range seldom needs a new layout (and nothing sits above the axes, by the title).
+    # and the ticks show mantissas, padded with figure spaces (a digit's width) to five
+    # characters, so the labels take the same width in every decade and a new range needs
+    # no new layout (and nothing sits above the axes, by the title).
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     a.power = 0
     a.ax.yaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
-    a.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 10.0**a.power:g}"))
+    a.ax.yaxis.set_major_formatter(
+        FuncFormatter(lambda v, _: f"{v / 10.0**a.power:g}".rjust(5, "\u2007")))
     a.heat = a.ax2.imshow(np.zeros((2, 2)), origin="lower", cmap="viridis",
                           extent=(-1, 1, -1, 1), aspect="auto")
     a.ax2.plot([0], [0], "r+", ms=8)
@@ -278,7 +280,7 @@ def draw_landscape(a, slices):
     top = max(abs(ylim[0]), abs(ylim[1]))
     a.power = int(np.floor(np.log10(top))) if 0 < top < 1 else 0
     a.ax.set(xlim=(-1, 1), ylim=ylim,
-             ylabel=f"MMD² (×10{_superscript(a.power)})" if a.power else "MMD²",
+             ylabel=f"MMD² (×10{_superscript(a.power)})",   # ×10⁰ too: one label length
              title=f"loss slice ({'exact' if slices.exact else 'estimated'})")
     a.heat.set_data(slices.plane)
     a.heat.set_clim(float(slices.plane.min()), float(slices.plane.max()))
