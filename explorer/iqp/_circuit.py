@@ -285,17 +285,6 @@ def _kron_apply(v: np.ndarray, m: tuple[tuple[float, float], tuple[float, float]
     return y.reshape(v.shape)
 
 
-def _walsh_hadamard(v: np.ndarray) -> np.ndarray:
-    """Unnormalised Walsh-Hadamard transform along the last axis, of length 2^n (leading
-    axes are a batch; a complex v is transformed as its real and imaginary parts)."""
-    v = np.asarray(v)
-    n = v.shape[-1].bit_length() - 1
-    if np.iscomplexobj(v):
-        parts = _kron_apply(np.stack([v.real, v.imag]), _HADAMARD, n)
-        return parts[0] + 1j * parts[1]
-    return _kron_apply(v, _HADAMARD, n)
-
-
 def _born_probabilities(E: np.ndarray, n: int) -> np.ndarray:
     """|2^-n WHT(exp(iE))|^2 along the last axis, unnormalised: the Born probabilities of
     phase exponents E (..., 2^n), computed on the real and imaginary parts (no complex
@@ -361,7 +350,7 @@ def exact_expval(theta, gates, ops) -> np.ndarray:
     ops = _check_ops(ops)
     n = ops.shape[1]
     q = exact_probs(theta, gates, n)
-    return _walsh_hadamard(q)[_op_index(ops)]
+    return _kron_apply(q, _HADAMARD, n)[_op_index(ops)]   # all correlators: WHT of q
 
 
 # ---------------------------------------------------------------------------- estimator

@@ -188,17 +188,6 @@ def _entropy(z: np.ndarray, out: np.ndarray | None = None,
     return h
 
 
-def _sigmoid(f: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Logistic function: scipy's expit, exact and overflow-free.
-
-    (Half the cost of 0.5 + 0.5 tanh(f/2) with numpy 2.4 on AVX2 machines, where float64 exp
-    is vectorised and tanh is not; and exact in relative terms for very negative f.)
-    """
-    if out is None:
-        return expit(np.asarray(f, dtype=float))
-    return expit(f, out=out)
-
-
 def population_elbo(x, y, *, n: int, p: float, q: float) -> np.ndarray:
     r"""The population ELBO on the block plane, up to a constant independent of psi.
 
@@ -322,7 +311,7 @@ def joint_population_map(x, y, *, n: int, p: float, q: float):
     ux, uy = x - 0.5, y - 0.5
     fx = c1 * (p * (m - 1) * ux + q * m * uy) - c2 * ((m - 1) * ux + m * uy)
     fy = c1 * (q * m * ux + p * (m - 1) * uy) - c2 * (m * ux + (m - 1) * uy)
-    return _sigmoid(fx), _sigmoid(fy), p_hat, q_hat
+    return expit(fx), expit(fy), p_hat, q_hat
 
 
 def classify_limits(x, y, *, n: int, p: float, q: float, tol: float = 1e-6,

@@ -10,7 +10,7 @@ import numpy as np
 from scipy.special import expit
 
 from .._common import Status, Trajectory, as_rng, check_array, check_int, check_option, check_real
-from ._population import _check_n, _check_pq, _entropy, _logit_coefficients, _sigmoid
+from ._population import _check_n, _check_pq, _entropy, _logit_coefficients
 
 
 def sample_graph(n: int, p: float, q: float, *, rng=None):
@@ -453,8 +453,11 @@ def _row_blocks(n: int, R: int):
     return [slice(i, min(i + rows, n)) for i in range(0, n, rows)]
 
 
-def _column_stats(P: np.ndarray):
-    """Column sums of H(psi), u and u^2 (u = psi - 1/2), one cache-sized row block at a time."""
+def _column_stats(P: np.ndarray, elbo: bool = True):
+    """Column sums of H(psi), u and u^2 (u = psi - 1/2), one cache-sized row block at a time;
+    with ``elbo=False`` only those of u (what the sweeps need), the others None."""
+    if not elbo:
+        return None, (P - 0.5).sum(axis=0), None
     R = P.shape[1]
     ent, su, uu = np.zeros(R), np.zeros(R), np.zeros(R)
     for blk in _row_blocks(P.shape[0], R):
@@ -481,7 +484,7 @@ def _batch_sweep(psi, AU, su_old, c1, c2, damping, out=None, want_stats=True):
         f = AU[blk] * c1
         f -= c2 * su_old
         f += c2 * (old - 0.5)
-        out = _sigmoid(f, out=f)
+        out = expit(f, out=f)
         if damping:
             out *= 1 - damping
             out += damping * old
@@ -651,7 +654,7 @@ def bcavi(
         p_cur, q_cur = np.full(R, p), np.full(R, q)
     else:
         p_cur, q_cur = _m_step(g, psi, AU + 0.5 * g.degree())
-    stats = _column_stats(psi) if elbo else (None, (psi - 0.5).sum(axis=0), None)
+    stats = _column_stats(psi, elbo)
     su = stats[1]
     spare = None  # the buffer of the psi before last, reused (the recorder keeps copies)
     # With "ends" only the last ELBO is needed: computed after the loop.
@@ -680,7 +683,7 @@ def bcavi(
                 U[i] = value
             new = U + 0.5
             moved = float(np.max(np.abs(new - psi)))
-            stats = _column_stats(new)
+            stats = _column_stats(new, every)
             su = stats[1]
         moved = max(moved, np.max(np.abs(p_new - p_cur)), np.max(np.abs(q_new - q_cur)))
         if not np.isfinite(moved):  # a NaN anywhere propagates into the max

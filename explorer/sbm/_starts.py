@@ -13,6 +13,7 @@ import functools
 
 import numpy as np
 from scipy.optimize import brentq
+from scipy.special import expit
 
 from .._common import as_rng, check_array, check_int, check_option, check_real
 from ..sweep import run_sweep
@@ -20,7 +21,6 @@ from ._population import (
     _check_n,
     _check_pq,
     _logit_coefficients,
-    _sigmoid,
     classify_limits,
     constants,
     joint_population_map,
@@ -183,7 +183,7 @@ def _group_dynamics(S, nodes, weights, n, p, q, max_iter):
         new = np.subtract(S[:, :, None], U)                # sigmoid(a (own - U) + b other) - 1/2
         new *= a
         new += b * S[:, ::-1, None]
-        _sigmoid(new, out=new)
+        expit(new, out=new)
         new -= 0.5
         moved = np.max(np.abs(new - U), axis=(1, 2))
         U = new
@@ -440,7 +440,7 @@ def _first_sweep(g, psi, p_hat, q_hat):
     c1, c2 = _logit_coefficients(p_hat, q_hat)
     u = psi - 0.5
     field = c1 * g.centred_matvec(psi) - c2 * (u.sum(axis=0) - u)
-    return _sigmoid(field)
+    return expit(field)
 
 
 def escape_share(
