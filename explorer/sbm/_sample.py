@@ -60,39 +60,33 @@ def sample_graph(n: int, p: float, q: float, *, rng=None):
     # The lower triangle L = [[B0, 0], [C, B1]]: each block's successes come in CSR order
     # (B0, B1 by the larger endpoint, then the smaller; C row-major), so each block is its
     # CSR arrays as drawn, and stacking C beside B1 interleaves their rows in one C pass.
-    B0 = _lower_block(_bernoulli_positions(within, p, rng), m, index)          # block 0
-    B1 = _lower_block(_bernoulli_positions(within, p, rng), m, index)          # block 1
+    k0 = _bernoulli_positions(within, p, rng)                                  # block 0
+    k1 = _bernoulli_positions(within, p, rng)                                  # block 1
     kb = _bernoulli_positions(m * m, q, rng)                                   # across
-    C = sp.csr_array((np.ones(kb.size), (kb % m).astype(index),
-                      np.searchsorted(kb, np.arange(m + 1) * m).astype(index)), shape=(m, m))
-    C.has_sorted_indices = True
-    L = sp.vstack([sp.hstack([B0, sp.csr_array((m, m), dtype=float)], format="csr"),
-                   sp.hstack([C, B1], format="csr")], format="csr")
-    L = sp.csr_array((L.data, L.indices.astype(index, copy=False),
-                      L.indptr.astype(index, copy=False)), shape=(n, n))
+    # Row i's first pair index in a block's lower triangle, and where each row's entries
+    # start among the successes: one search per block, the positions stay as drawn.
+    first = np.arange(m + 1, dtype=np.int64)
+    first *= first - 1
+    first //= 2
+    ip0, ip1 = np.searchsorted(k0, first), np.searchsorted(k1, first)
+    ipc = np.searchsorted(kb, np.arange(m + 1, dtype=np.int64) * m)
+    # L's rows: block 0's rows as drawn; row m + r is C's row r, then block 1's row r.
+    nnz = k0.size + k1.size + kb.size
+    indptr = np.empty(n + 1, dtype=index)
+    indptr[:m + 1] = ip0
+    indptr[m + 1:] = ipc[1:] + ip1[1:] + k0.size
+    cols = np.empty(nnz, dtype=index)
+    cols[:k0.size] = k0 - np.repeat(first[:m], np.diff(ip0))
+    rows = np.repeat(np.arange(m, dtype=np.int64), np.diff(ipc))
+    # C's entry e of row r lands after block 1's entries of the rows before r (ip1[r]).
+    cols[np.arange(kb.size) + ip1[rows] + k0.size] = kb - rows * m
+    rows = np.repeat(np.arange(m, dtype=np.int64), np.diff(ip1))
+    cols[np.arange(k1.size) + ipc[rows + 1] + k0.size] = k1 - first[rows] + m
+    L = sp.csr_array((np.ones(nnz), cols, indptr), shape=(n, n))
     L.has_sorted_indices = True
     A = (L + L.T.tocsr()).tocsr()
     labels = np.repeat(np.array([0, 1], dtype=np.int8), m)
     return A, labels
-
-
-def _lower_block(k: np.ndarray, m: int, index):
-    """The strictly lower triangle (m, m) whose entries are the pairs with linear index k.
-
-    k lists pairs (i < j) by j then i (pair (i, j) has index j (j - 1) / 2 + i), sorted; row
-    j holds the k in [j (j - 1) / 2, (j + 1) j / 2), found by one search, all in integers.
-    """
-    import scipy.sparse as sp
-
-    starts = np.arange(m + 1, dtype=np.int64)
-    starts *= starts - 1
-    starts //= 2
-    indptr = np.searchsorted(k, starts)
-    rows = np.repeat(np.arange(m, dtype=np.int64), np.diff(indptr))
-    cols = k - starts[rows]
-    B = sp.csr_array((np.ones(k.size), cols.astype(index), indptr.astype(index)), shape=(m, m))
-    B.has_sorted_indices = True
-    return B
 
 
 def _bernoulli_positions(trials: int, prob: float, rng: np.random.Generator) -> np.ndarray:
