@@ -16,20 +16,20 @@ them.
   (nothing changed since the last complete rendering) is sent that buffer, not a new
   rendering.
 
-Images are PNG-compressed at zlib level 1 (:func:`png_bytes`).
+Images are PNG-compressed at zlib level 1, rows unfiltered (:func:`png_bytes`).
 """
 
 from __future__ import annotations
 
-import io
 import itertools
+import struct
+import zlib
 from base64 import b64encode
 
 import numpy as np
 from ipympl.backend_nbagg import Canvas, FigureManager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PIL import Image
 
 __all__ = ["PageCanvas", "page_figure", "png_bytes", "png_data_url"]
 
@@ -37,20 +37,42 @@ _numbers = itertools.count(1)
 
 
 def png_bytes(rgba: np.ndarray) -> bytes:
-    """An RGBA image (rows, columns, 4) as PNG, compressed at zlib level 1.
+    """An RGBA image (rows, columns, 4) as PNG: rows unfiltered, zlib level 1.
 
-    The default level takes two to three times as long for these figures (measured here:
-    3-4 ms instead of 9-14 ms for a view) for files a few percent smaller, and a slider
-    change sends one image per view it touches.
+    Written here in a few lines of the PNG format (signature, IHDR, one IDAT, IEND) rather
+    than by Pillow, whose encoder tries every row filter to pick the best: for these
+    figures, mostly flat colour, that search costs two to three times the compression
+    itself and gains nothing (measured here on a 900 x 550 view: 15 ms with Pillow at
+    level 1, 4.5 ms unfiltered, and the file 10% smaller). Pillow's default level took
+    two to three times longer again. A slider change sends one image per view it touches.
 
     Examples
     --------
-    >>> png_bytes(np.zeros((1, 1, 4), np.uint8))[:4]
-    b'\\x89PNG'
+    >>> import io
+    >>> from PIL import Image
+    >>> rgba = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    >>> png = png_bytes(rgba)
+    >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+    True
+    >>> bool((np.asarray(Image.open(io.BytesIO(png))) == rgba).all())
+    True
     """
-    with io.BytesIO() as png:
-        Image.fromarray(np.asarray(rgba, np.uint8)).save(png, format="png", compress_level=1)
-        return png.getvalue()
+    rgba = np.asarray(rgba, np.uint8)
+    if rgba.ndim != 3 or rgba.shape[2] != 4:
+        raise ValueError(f"rgba must have shape (rows, columns, 4); got {rgba.shape}")
+    height, width = rgba.shape[:2]
+    rows = np.empty((height, 1 + 4 * width), np.uint8)
+    rows[:, 0] = 0                                    # filter type 0 (None) on every row
+    rows[:, 1:] = rgba.reshape(height, 4 * width)
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)   # 8-bit RGBA
+    return b"".join((b"\x89PNG\r\n\x1a\n", _png_chunk(b"IHDR", header),
+                     _png_chunk(b"IDAT", zlib.compress(rows, 1)), _png_chunk(b"IEND", b"")))
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data, CRC-32 of type and data."""
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind))))
 
 
 def png_data_url(rgba: np.ndarray) -> str:
