@@ -87,6 +87,13 @@ def test_serve_preheats_states_its_memory_and_stops_on_sigterm_with_kernels_in_u
         url = f"http://127.0.0.1:{port}/voila/render/{APP_NOTEBOOKS[2]}?R=3"
         page = urllib.request.urlopen(url, timeout=120).read().decode()
         assert "jupyter-widgets" in page or "application/vnd.jupyter.widget" in page
+        # The page's front-end loads the widget managers and ipympl, not the code-highlighting
+        # theme (no code is shown): one request and one script fewer before the first canvas.
+        config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">'
+                                      r'(.*?)</script>', page, re.S).group(1))
+        loaded = {e["name"] for e in config["federated_extensions"]}
+        assert {"@jupyter-widgets/jupyterlab-manager", "jupyter-matplotlib", "anywidget"} <= loaded
+        assert "jupyterlab_pygments" not in loaded
         assert "Using pre-heated kernel" in log_path.read_text()
         assert re.search(r"Kernel started", log_path.read_text())   # the pool refills
         in_use = _children(proc.pid)
