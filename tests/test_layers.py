@@ -96,3 +96,54 @@ def test_sbm_elbo_limits_move_in_their_part():
     for name in app.figures:
         shown = _pixels(app.figures[name])
         assert np.array_equal(shown, _full_draw(app, name)), name
+
+
+def test_a_data_text_drawn_again_the_same_way_comes_from_its_cached_rendering():
+    """A label in the data layer that keeps its wording while the data move: the second
+    time it is drawn the same way it is composited from its own rendering, with the pixels
+    of a plain render (Agg's rounding aside); new wording is drawn afresh and cached anew
+    only once seen twice."""
+    def curve(k):
+        return np.sin(np.linspace(0, 6, 200) * k)
+
+    def build(fig):
+        ax = fig.add_subplot()
+        (line,) = ax.plot([], [], lw=3)
+        label = ax.text(0.97, 0.05, "", transform=ax.transAxes, ha="right", fontsize="small")
+        ax.set(xlim=(0, 6), ylim=(-1.1, 1.1), title="fixed")
+        return SimpleNamespace(ax=ax, line=line, label=label)
+
+    def draw(a, curve, word):
+        a.line.set_data(np.linspace(0, 6, 200), curve)
+        a.label.set_text(f"{word} of 8 runs go down")
+
+    def make():
+        return App(title="t", params=[Param("k", "float", 1.0, lo=0.5, hi=3.0),
+                                      Param("word", "choice", "no", options=("no", "two"))],
+                   stages=[Stage(curve)], views=[View("v", build, draw)], query_string="")
+
+    def plain(**state) -> np.ndarray:
+        """A fresh app at ``state``, its figure drawn in one pass with nothing animated."""
+        other = make()
+        other.set_state(state)
+        fig = other.figures["v"]
+        for artist in fig.findobj(lambda a: a.get_animated()):
+            artist.set_animated(False)
+        fig.set_layout_engine("none")
+        fig.canvas.draw()
+        return _pixels(fig).astype(int)
+
+    app = make()
+    fig = app.figures["v"]
+
+    def cached():
+        return [k[1] for k in app._kept["v"].layers.get("texts", {})]
+
+    assert cached() == []                      # the full draw: seen once
+    app.controls["k"].value = 1.5
+    assert cached() == ["no of 8 runs go down"]   # seen twice: rendered alone and kept
+    app.controls["k"].value = 2.5              # drawn from the cache
+    assert np.abs(_pixels(fig).astype(int) - plain(k=2.5)).max() <= 2
+    app.controls["word"].value = "two"         # new wording: drawn as usual, not cached yet
+    assert cached() == ["no of 8 runs go down"]
+    assert np.abs(_pixels(fig).astype(int) - plain(k=2.5, word="two")).max() <= 2

@@ -4,7 +4,8 @@ A view's figure is rendered in full once, with its data, spines and legends mark
 ``animated`` and so left out: what is kept is its decorations (tick labels, titles, axis
 labels), about 90% of an Agg draw of these figures. Then
 
-- a change of data draws only the data over the kept rendering (a layered redraw);
+- a change of data draws only the data over the kept rendering (a layered redraw), a
+  legend and a label drawn the same way as before from their own cached renderings;
 - a change of one axes' limits draws that axes' decorations again in its own part of the
   kept rendering, and then the data (:meth:`Kept.redraw_axes`);
 - only a change of size, layout, or a text gets a full draw.
@@ -14,13 +15,16 @@ The app (:class:`~explorer.apps._shell.App`) decides which, per view and change.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.legend import Legend
 from matplotlib.spines import Spine
+from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
 __all__ = ["Kept", "decorations", "draw_animated", "layout_inputs", "mark_animated",
@@ -104,10 +108,89 @@ def _pixel_box(box: Bbox, width: int, height: int) -> tuple[int, int, int, int] 
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
-def draw_animated(fig: Figure, renderer, layers: dict[int, tuple]) -> None:
-    """Draw the animated artists in z-order, a legend from its cached layer."""
+#: Renderings of data texts kept per kept rendering of a figure (least recently used out).
+TEXT_LAYERS = 64
+
+
+def _text_key(text, renderer) -> tuple | None:
+    """What a plain text's pixels depend on; None for one drawn as usual every time (boxed,
+    with path effects or TeX, or a subclass such as an annotation's arrow)."""
+    if (type(text) is not Text or not text.get_text() or text.get_bbox_patch() is not None
+            or text.get_path_effects() or text.get_usetex()):
+        return None
+    x, y = text.get_transform().transform(text.get_unitless_position())
+    box = tuple(text.axes.bbox.bounds) if text.axes is not None else None   # its clip
+    return (id(text), text.get_text(), float(x), float(y), text.get_rotation(),
+            text.get_rotation_mode(), text.get_horizontalalignment(),
+            text.get_verticalalignment(), getattr(text, "_multialignment", None),
+            getattr(text, "_linespacing", None),     # (no public getters for these two)
+            to_rgba(text.get_color(), text.get_alpha()), _font_key(text.get_fontproperties()),
+            text.get_clip_on(), box, renderer.width, renderer.height, renderer.dpi)
+
+
+def _font_key(font) -> tuple:
+    # by value: a FontProperties object can change in place (lecture mode's larger fonts)
+    return (tuple(font.get_family()), font.get_style(), font.get_variant(), font.get_weight(),
+            font.get_stretch(), font.get_size_in_points(), font.get_file(),
+            font.get_math_fontfamily())
+
+
+def _text_layer(text, renderer, layers: dict) -> tuple | None:
+    """The text's cached image (x0, y0, RGBA rows) when it is drawn as it was before.
+
+    Matplotlib lays out and rasterizes a text's glyphs on every draw (a few milliseconds
+    for a short label), though a label in a view's data layer ("0 of 8 runs go down", a
+    hint, a number in a cell) is mostly the same from one slider step to the next. So the
+    second time a text is to be drawn with the same wording, place, font and colour, it is
+    rendered alone on a transparent canvas (as :func:`legend_layers` does for legends) and
+    composited from then on, which gives the same pixels to Agg's rounding. A text seen once
+    costs only a lookup, so one that changes on every step (a time cursor's label) pays
+    nothing for the cache.
+    """
+    key = _text_key(text, renderer)
+    if key is None:
+        return None
+    cache = layers.setdefault("texts", OrderedDict())
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    seen = layers.setdefault("texts seen", set())
+    if key not in seen:
+        if len(seen) >= 4 * TEXT_LAYERS:
+            seen.clear()
+        seen.add(key)
+        return None
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    w, h = int(renderer.width), int(renderer.height)
+    alone = layers.get("texts canvas")      # one transparent canvas, cleared for each text
+    if alone is None:
+        alone = layers["texts canvas"] = RendererAgg(w, h, renderer.dpi)
+    else:
+        alone.clear()
+    text.draw(alone)
+    found = _pixel_box(text.get_window_extent(alone).padded(2), w, h)
+    if found is None:
+        return None
+    x0, y0, x1, y1 = found
+    rows = np.asarray(alone.buffer_rgba())[h - y1:h - y0, x0:x1]
+    cache[key] = layer = (x0, y0, np.ascontiguousarray(rows[::-1]))
+    while len(cache) > TEXT_LAYERS:
+        cache.popitem(last=False)
+    return layer
+
+
+def draw_animated(fig: Figure, renderer, layers: dict) -> None:
+    """Draw the animated artists in z-order, a legend from its cached layer and a text from
+    its cached rendering once it has been drawn the same way before (:func:`_text_layer`).
+
+    ``layers`` holds the legends' layers by ``id`` and the texts' cache, which lives as long
+    as the kept rendering it belongs to (a new layout or size starts it again).
+    """
     for artist in _animated(fig):
         layer = layers.get(id(artist))
+        if layer is None and isinstance(artist, Text):
+            layer = _text_layer(artist, renderer, layers)
         if layer is None:
             artist.draw(renderer)
             continue
@@ -248,7 +331,8 @@ class Kept:
     decorations : tuple
         :func:`decorations` of the figure it shows.
     layers : dict
-        Each fixed legend rendered alone (:func:`legend_layers`).
+        Each fixed legend rendered alone (:func:`legend_layers`), and the data texts'
+        renderings (:func:`_text_layer`).
     extents : list of Bbox
         Each axes' :func:`_static_extent`, in the order of ``fig.axes``.
     """
