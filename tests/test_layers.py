@@ -137,7 +137,7 @@ def test_a_data_text_drawn_again_the_same_way_comes_from_its_cached_rendering():
     fig = app.figures["v"]
 
     def cached():
-        return [k[1] for k in app._kept["v"].layers.get("texts", {})]
+        return [k[1] for k in app._kept["v"].texts.cache]
 
     assert cached() == []                      # the full draw: seen once
     app.controls["k"].value = 1.5

@@ -16,7 +16,7 @@ The app (:class:`~explorer.apps._shell.App`) decides which, per view and change.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -84,20 +84,36 @@ def legend_layers(fig: Figure, renderer) -> dict[int, tuple]:
     Drawing a legend is mostly text layout; its image, composited over the data, gives the
     same pixels (to rounding) for the cost of a copy.
     """
+    legends = [ax.get_legend() for ax in fig.axes]
+    layers = {}
+    for legend in (lg for lg in legends if _fixed_legend(lg) and lg.get_visible()):
+        layer = _rendered_alone(legend, _transparent(renderer))
+        if layer is not None:
+            layers[id(legend)] = layer
+    return layers
+
+
+def _transparent(renderer, reuse=None):
+    """A transparent Agg canvas of the renderer's size (``reuse``, cleared, if it has it)."""
     from matplotlib.backends.backend_agg import RendererAgg
 
-    layers = {}
-    legends = [ax.get_legend() for ax in fig.axes]
-    for legend in (lg for lg in legends if _fixed_legend(lg) and lg.get_visible()):
-        w, h = int(renderer.width), int(renderer.height)
-        alone = RendererAgg(w, h, fig.dpi)
-        legend.draw(alone)
-        found = _pixel_box(legend.get_window_extent(alone).padded(2), w, h)
-        if found is not None:
-            x0, y0, x1, y1 = found
-            rows = np.asarray(alone.buffer_rgba())[h - y1:h - y0, x0:x1]
-            layers[id(legend)] = (x0, y0, np.ascontiguousarray(rows[::-1]))
-    return layers
+    if reuse is not None and (reuse.width, reuse.height) == (renderer.width, renderer.height):
+        reuse.clear()
+        return reuse
+    return RendererAgg(int(renderer.width), int(renderer.height), renderer.dpi)
+
+
+def _rendered_alone(artist, alone) -> tuple | None:
+    """``artist`` drawn by itself on the transparent canvas ``alone``: (x0, y0, RGBA rows)
+    of the pixels it covers, bottom row first (what ``draw_image`` takes); None if none."""
+    w, h = int(alone.width), int(alone.height)
+    artist.draw(alone)
+    found = _pixel_box(artist.get_window_extent(alone).padded(2), w, h)
+    if found is None:
+        return None
+    x0, y0, x1, y1 = found
+    rows = np.asarray(alone.buffer_rgba())[h - y1:h - y0, x0:x1]
+    return x0, y0, np.ascontiguousarray(rows[::-1])
 
 
 def _pixel_box(box: Bbox, width: int, height: int) -> tuple[int, int, int, int] | None:
@@ -135,8 +151,8 @@ def _font_key(font) -> tuple:
             font.get_math_fontfamily())
 
 
-def _text_layer(text, renderer, layers: dict) -> tuple | None:
-    """The text's cached image (x0, y0, RGBA rows) when it is drawn as it was before.
+class TextLayers:
+    """Renderings of a figure's data texts, for as long as its kept rendering lives.
 
     Matplotlib lays out and rasterizes a text's glyphs on every draw (a few milliseconds
     for a short label), though a label in a view's data layer ("0 of 8 runs go down", a
@@ -147,50 +163,42 @@ def _text_layer(text, renderer, layers: dict) -> tuple | None:
     costs only a lookup, so one that changes on every step (a time cursor's label) pays
     nothing for the cache.
     """
-    key = _text_key(text, renderer)
-    if key is None:
-        return None
-    cache = layers.setdefault("texts", OrderedDict())
-    if key in cache:
-        cache.move_to_end(key)
-        return cache[key]
-    seen = layers.setdefault("texts seen", set())
-    if key not in seen:
-        if len(seen) >= 4 * TEXT_LAYERS:
-            seen.clear()
-        seen.add(key)
-        return None
-    from matplotlib.backends.backend_agg import RendererAgg
 
-    w, h = int(renderer.width), int(renderer.height)
-    alone = layers.get("texts canvas")      # one transparent canvas, cleared for each text
-    if alone is None:
-        alone = layers["texts canvas"] = RendererAgg(w, h, renderer.dpi)
-    else:
-        alone.clear()
-    text.draw(alone)
-    found = _pixel_box(text.get_window_extent(alone).padded(2), w, h)
-    if found is None:
-        return None
-    x0, y0, x1, y1 = found
-    rows = np.asarray(alone.buffer_rgba())[h - y1:h - y0, x0:x1]
-    cache[key] = layer = (x0, y0, np.ascontiguousarray(rows[::-1]))
-    while len(cache) > TEXT_LAYERS:
-        cache.popitem(last=False)
-    return layer
+    def __init__(self) -> None:
+        self.cache: OrderedDict[tuple, tuple] = OrderedDict()   # least recently used first
+        self.seen: set[tuple] = set()
+        self.canvas = None                  # one transparent canvas, cleared for each text
+
+    def layer(self, text, renderer) -> tuple | None:
+        """The text's cached image (x0, y0, RGBA rows) when it is drawn as it was before."""
+        key = _text_key(text, renderer)
+        if key is None:
+            return None
+        if key in self.cache:
+            self.cache.move_to_end(key)
+            return self.cache[key]
+        if key not in self.seen:
+            if len(self.seen) >= 4 * TEXT_LAYERS:
+                self.seen.clear()
+            self.seen.add(key)
+            return None
+        self.canvas = _transparent(renderer, self.canvas)
+        layer = _rendered_alone(text, self.canvas)
+        if layer is not None:
+            self.cache[key] = layer
+            while len(self.cache) > TEXT_LAYERS:
+                self.cache.popitem(last=False)
+        return layer
 
 
-def draw_animated(fig: Figure, renderer, layers: dict) -> None:
-    """Draw the animated artists in z-order, a legend from its cached layer and a text from
-    its cached rendering once it has been drawn the same way before (:func:`_text_layer`).
-
-    ``layers`` holds the legends' layers by ``id`` and the texts' cache, which lives as long
-    as the kept rendering it belongs to (a new layout or size starts it again).
-    """
+def draw_animated(fig: Figure, renderer, layers: dict[int, tuple],
+                  texts: TextLayers | None = None) -> None:
+    """Draw the animated artists in z-order: a legend from its cached layer, a text from
+    ``texts`` once it has been drawn the same way before (:class:`TextLayers`)."""
     for artist in _animated(fig):
         layer = layers.get(id(artist))
-        if layer is None and isinstance(artist, Text):
-            layer = _text_layer(artist, renderer, layers)
+        if layer is None and texts is not None and isinstance(artist, Text):
+            layer = texts.layer(artist, renderer)
         if layer is None:
             artist.draw(renderer)
             continue
@@ -331,8 +339,9 @@ class Kept:
     decorations : tuple
         :func:`decorations` of the figure it shows.
     layers : dict
-        Each fixed legend rendered alone (:func:`legend_layers`), and the data texts'
-        renderings (:func:`_text_layer`).
+        Each fixed legend rendered alone (:func:`legend_layers`).
+    texts : TextLayers
+        The data texts' renderings.
     extents : list of Bbox
         Each axes' :func:`_static_extent`, in the order of ``fig.axes``.
     """
@@ -341,6 +350,7 @@ class Kept:
     decorations: tuple
     layers: dict
     extents: list
+    texts: TextLayers = field(default_factory=TextLayers)
 
     @classmethod
     def keep(cls, fig: Figure, renderer) -> Kept:
@@ -348,7 +358,7 @@ class Kept:
         kept = cls(fig.canvas.copy_from_bbox(fig.bbox), decorations(fig),
                    legend_layers(fig, renderer),
                    [_static_extent(ax, renderer) for ax in fig.axes])
-        draw_animated(fig, renderer, kept.layers)
+        draw_animated(fig, renderer, kept.layers, kept.texts)
         return kept
 
     def redraw_axes(self, fig: Figure, new: tuple) -> bool:

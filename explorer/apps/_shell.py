@@ -693,7 +693,7 @@ class App:
             return
         else:
             self.n_reframed += 1        # the buffer holds the kept rendering, just redrawn
-        draw_animated(fig, canvas.get_renderer(), kept.layers)
+        draw_animated(fig, canvas.get_renderer(), kept.layers, kept.texts)
         canvas.blit(fig.bbox)
         if overlay_only:
             self.n_blits += 1

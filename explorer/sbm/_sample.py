@@ -58,8 +58,8 @@ def sample_graph(n: int, p: float, q: float, *, rng=None):
     within = m * (m - 1) // 2
     index = np.int32 if n < 2**31 else np.int64
     # The lower triangle L = [[B0, 0], [C, B1]]: each block's successes come in CSR order
-    # (B0, B1 by the larger endpoint, then the smaller; C row-major), so each block is its
-    # CSR arrays as drawn, and stacking C beside B1 interleaves their rows in one C pass.
+    # (B0, B1 by the larger endpoint, then the smaller; C row-major), so L's arrays are the
+    # drawn positions written in place, C's and B1's rows interleaved.
     k0 = _bernoulli_positions(within, p, rng)                                  # block 0
     k1 = _bernoulli_positions(within, p, rng)                                  # block 1
     kb = _bernoulli_positions(m * m, q, rng)                                   # across
